@@ -1,0 +1,108 @@
+"""The local backend: run the task script as a subprocess in the run folder, as the cluster would."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from runner.backends.base import RunResult
+from runner.errors import ConfigError, DataError, TaskError
+from runner.plan import OUTPUTS, Plan
+
+log = logging.getLogger(__name__)
+task_log = logging.getLogger("runner.task")
+TAIL_LINES = 15
+
+
+class LocalBackend:
+    """Runs ``python tasks/<script> <argv>`` with the run folder as the working directory."""
+
+    name = "local"
+
+    def describe(self, plan: Plan) -> str:
+        """The command line that would run."""
+        command = " ".join([Path(sys.executable).name, str(plan.script_path), *plan.argv])
+        return f"  command      {command}\n  working dir  <run folder> (outputs/ goes there)\n"
+
+    def run(self, plan: Plan) -> RunResult:
+        """Run the task to completion; TaskError carries its error line or the tail of its log."""
+        run_dir = Path(plan.run_dir)
+        _check_inputs(plan, run_dir)
+        log.info("Running %s locally in %s", plan.script, run_dir)
+        started = time.perf_counter()
+        code, tail = _stream(
+            [sys.executable, str(plan.script_path), *plan.argv], cwd=run_dir, log_path=run_dir / "task.log"
+        )
+        duration = time.perf_counter() - started
+        if code != 0:
+            raise TaskError(_failure_message(plan, code, tail, run_dir / "task.log"))
+        return _collect(run_dir / OUTPUTS, run_dir, duration)
+
+
+def _check_inputs(plan: Plan, run_dir: Path) -> None:
+    folder = plan.data_folder
+    if folder is not None and not Path(folder).is_dir():
+        raise DataError(
+            f"dataset.path: the data folder {folder} does not exist or is not a folder; "
+            "set dataset.path=<folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (any depth below it)>."
+        )
+    if (run_dir / OUTPUTS / "metrics.json").exists():
+        raise ConfigError(
+            f"The run folder {run_dir} already holds a finished run; it is kept as it is. "
+            "Choose a new folder with hydra.run.dir=<path> (or leave it unset for a fresh timestamped one)."
+        )
+
+
+def _stream(command: list[str], cwd: Path, log_path: Path) -> tuple[int, list[str]]:
+    """Run ``command``, copy its output to ``log_path`` and the log, return (exit code, last lines)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    cwd.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as sink, subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        assert proc.stdout is not None  # guaranteed by stdout=PIPE
+        for line in proc.stdout:
+            sink.write(line)
+            tail.append(line.rstrip("\n"))
+            task_log.info("  | %s", line.rstrip("\n"))
+    return proc.returncode, list(tail)
+
+
+def _failure_message(plan: Plan, code: int, tail: list[str], log_path: Path) -> str:
+    errors = [line for line in tail if "error:" in line]
+    if code == 2 and errors:
+        reason = errors[-1].split("error:", 1)[1].strip()
+        return f"The task {plan.script} rejected its input: {reason} (full log: {log_path})."
+    shown = "\n    ".join(tail) or "(no output)"
+    return f"The task {plan.script} failed with exit code {code}. Last lines of {log_path}:\n    {shown}"
+
+
+def _collect(outputs: Path, run_dir: Path, duration: float) -> RunResult:
+    metrics_path = outputs / "metrics.json"
+    try:
+        record: dict[str, Any] = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise TaskError(f"The task finished but {metrics_path} is missing or unreadable ({err}).") from None
+    fingerprint_path = outputs / "data_fingerprint.json"
+    fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.exists() else {}
+    metrics = {k: float(v) for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    model_file = outputs / str(record.get("model_file", "model.joblib"))
+    return RunResult(
+        backend="local",
+        status="completed",
+        run_dir=run_dir,
+        metrics=metrics,
+        params=dict(record.get("params", {})),
+        model_file=model_file if model_file.exists() else None,
+        data_fingerprint=fingerprint,
+        duration_seconds=duration,
+    )

@@ -1,0 +1,77 @@
+"""Human-readable text: the plan of a dry run and the one-line summary of a finished run."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from runner import schema
+from runner.plan import Plan
+
+PRIMARY_METRIC = "accuracy"
+
+
+def describe_plan(plan: Plan, backend_lines: str) -> str:
+    """The dry-run view of a plan: script, argv, compute, data, environment, registration, tags."""
+    env = plan.environment
+    reg = plan.registration
+    lines = [
+        "Plan (dry run: nothing is run, written or registered)",
+        f"  experiment   {plan.experiment_name}",
+        f"  script       {plan.script_path}",
+        f"  argv         {' '.join(plan.argv)}",
+        f"  compute      {describe_compute(plan.compute)}",
+        f"  data         {describe_data(plan.dataset)}",
+        f"  model        {_fields(plan.model)}",
+        f"  seed         {plan.seed}",
+        f"  environment  {env.name}: python {env.python_version}; conda {', '.join(env.conda_packages) or '-'}; "
+        f"pip {', '.join(env.pip_packages) or '-'}",
+        f"  registration {describe_registration(reg)}",
+        f"  tags         {', '.join(f'{k}={v}' for k, v in sorted(plan.tags.items()))}",
+    ]
+    return "\n".join(lines) + "\n" + backend_lines
+
+
+def describe_compute(compute: object) -> str:
+    """One line naming where the job runs."""
+    if isinstance(compute, schema.AmlComputeConfig):
+        return (
+            f"azureml AmlCompute '{compute.name}' ({compute.vm_size}, {compute.vm_priority}, "
+            f"{compute.min_nodes}-{compute.max_nodes} nodes, scale down after "
+            f"{compute.idle_seconds_before_scaledown} s idle)"
+        )
+    return "local (a subprocess on this machine)"
+
+
+def describe_data(dataset: object) -> str:
+    """One line naming the data source."""
+    if isinstance(dataset, schema.IdxFolderDatasetConfig):
+        return f"idx_folder: MNIST idx files below {dataset.path}"
+    assert isinstance(dataset, schema.BundledDatasetConfig)
+    return f"{dataset.name} (bundled with scikit-learn), test_size {dataset.test_size}"
+
+
+def describe_registration(reg: schema.RegistrationConfig) -> str:
+    """One line saying whether and where the model would be registered."""
+    if reg.policy == "none":
+        return "none (policy=none)"
+    extra = ""
+    if reg.resource_configuration is not None:
+        rc = reg.resource_configuration
+        extra = f", resources cpu={rc.cpu} memory_in_gb={rc.memory_in_gb}"
+    return (
+        f"{reg.policy}: '{reg.model_name}' in {reg.registry_dir} "
+        f"({reg.framework} {reg.framework_version}{extra})"
+    )
+
+
+def summary_line(metrics: dict[str, float], run_dir: Path, entry_path: Path | None, version: int | None) -> str:
+    """The one line printed after a run: primary metric, run folder, registry entry."""
+    metric = metrics.get(PRIMARY_METRIC)
+    shown = f"{PRIMARY_METRIC} {metric:.4f}" if metric is not None else "no accuracy reported"
+    registered = f"registered version {version} at {entry_path}" if entry_path is not None else "not registered"
+    return f"{shown} | run {run_dir} | {registered}\n"
+
+
+def _fields(section: object) -> str:
+    return ", ".join(f"{f.name}={getattr(section, f.name)}" for f in dataclasses.fields(section))  # type: ignore[arg-type]

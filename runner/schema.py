@@ -1,0 +1,163 @@
+"""Dataclass schemas of every config group: the one place where defaults live.
+
+Each YAML option under ``conf/<group>/`` starts its defaults list with
+``/schema/<group>/<kind>@_here_`` so Hydra validates it (types, unknown keys) at composition.
+Range checks that types cannot express live in :mod:`runner.validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+# --------------------------------------------------------------------------- compute
+
+
+@dataclass
+class LocalComputeConfig:
+    """Run the task as a subprocess on this machine."""
+
+    kind: str = "local"
+    name: str = "local"
+
+
+@dataclass
+class AmlComputeConfig:
+    """An Azure ML ``AmlCompute`` cluster, created on first use (SDK v1)."""
+
+    kind: str = "amlcompute"
+    name: str = "cpu-cluster"
+    vm_size: str = "STANDARD_D2_V2"
+    vm_priority: str = "dedicated"  # dedicated | lowpriority
+    min_nodes: int = 0
+    max_nodes: int = 4
+    # The SDK default (1,800 s) bills up to half an hour of idle nodes after every run.
+    idle_seconds_before_scaledown: int = 120
+    provisioning_timeout_minutes: int = 20
+    wait: bool = True
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class BundledDatasetConfig:
+    """A dataset scikit-learn ships (digits, iris, wine): no download, split by ``test_size``."""
+
+    name: str = "digits"
+    test_size: float = 0.25
+
+
+@dataclass
+class IdxFolderDatasetConfig:
+    """The tutorials' MNIST layout: four idx(.gz) files anywhere below ``path``."""
+
+    name: str = "idx_folder"
+    path: str = MISSING
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass
+class LogisticRegressionConfig:
+    """Logistic regression as in the MNIST tutorial: C = 1 / regularization."""
+
+    name: str = "logistic_regression"
+    regularization: float = 0.5
+    solver: str = "lbfgs"
+    max_iter: int = 1000
+
+
+@dataclass
+class SvmConfig:
+    """Support vector classifier as in the iris tutorial: C = penalty."""
+
+    name: str = "svm"
+    kernel: str = "rbf"
+    penalty: float = 1.0
+    gamma: str = "scale"
+    degree: int = 3
+
+
+@dataclass
+class RandomForestConfig:
+    """Random forest; ``n_jobs`` stays 1 so parallel sweeps do not oversubscribe the CPU."""
+
+    name: str = "random_forest"
+    n_estimators: int = 100
+    max_depth: Optional[int] = None
+    min_samples_leaf: int = 1
+    n_jobs: int = 1
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@dataclass
+class ResourceConfig:
+    """Azure ML ``ResourceConfiguration`` for no-code deployment."""
+
+    cpu: float = 1.0
+    memory_in_gb: float = 0.5
+
+
+@dataclass
+class RegistrationConfig:
+    """Which runs register their model, under which name, and where the local registry is."""
+
+    policy: str = "each"  # each | none
+    model_name: str = "sklearn_${dataset.name}"
+    framework: str = "ScikitLearn"
+    framework_version: str = "${pkg_version:scikit-learn}"
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    resource_configuration: Optional[ResourceConfig] = None
+    registry_dir: str = "${project_root:}/registry"
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@dataclass
+class EnvironmentConfig:
+    """The remote image: conda/pip packages pinned to the versions the local fit uses."""
+
+    name: str = "sklearn-env"
+    python_version: str = "3.11"
+    conda_packages: list[str] = field(default_factory=list)
+    pip_packages: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- top level
+
+
+@dataclass
+class RunnerConfig:
+    """The composed config; each group node is validated by its own schema above."""
+
+    compute: Any = MISSING
+    dataset: Any = MISSING
+    model: Any = MISSING
+    registration: Any = MISSING
+    environment: Any = MISSING
+    experiment_name: str = "${dataset.name}_${model.name}"
+    seed: int = 0
+    dry_run: bool = False
+
+
+# Options per group: the ``kind``/``name`` value a node carries → its schema.
+COMPUTE_SCHEMAS: dict[str, type] = {"local": LocalComputeConfig, "amlcompute": AmlComputeConfig}
+DATASET_SCHEMAS: dict[str, type] = {
+    "digits": BundledDatasetConfig,
+    "iris": BundledDatasetConfig,
+    "wine": BundledDatasetConfig,
+    "idx_folder": IdxFolderDatasetConfig,
+}
+MODEL_SCHEMAS: dict[str, type] = {
+    "logistic_regression": LogisticRegressionConfig,
+    "svm": SvmConfig,
+    "random_forest": RandomForestConfig,
+}
