@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -17,6 +16,7 @@ from runner import provenance
 from runner.backends.base import RunResult, get_backend
 from runner.config import PROJECT_ROOT
 from runner.errors import RunnerError
+from runner.jsonio import write_json
 from runner.plan import Plan, build_plan
 from runner.registration import register_result
 from runner.registry import RegistryEntry
@@ -95,4 +95,4 @@ def _write_result(path: Path, plan: Plan, result: RunResult, entry: RegistryEntr
         "registered": None if entry is None else {"name": entry.name, "version": entry.version,
                                                   "path": str(entry.path), "sha256": entry.sha256},
     }
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(path, record)
