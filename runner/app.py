@@ -13,13 +13,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from runner import provenance
-from runner.backends.base import RunResult, get_backend
+from runner.backends.base import RegisteredModel, RunResult, get_backend
 from runner.config import PROJECT_ROOT
 from runner.errors import RunnerError
 from runner.jsonio import write_json
 from runner.plan import Plan, build_plan
-from runner.registration import register_result
-from runner.registry import RegistryEntry
+from runner.registration import registration_request
 from runner.report import PRIMARY_METRIC, describe_plan, summary_line
 from runner.validate import RunConfig, validate
 
@@ -49,8 +48,10 @@ def run_job(cfg: DictConfig, file_logs: list[logging.Handler]) -> float | None:
     """
     run = validate(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    origin = provenance.collect(PROJECT_ROOT, _hashed_sections(run), _overrides())
-    plan = build_plan(run, run_dir=str(run_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR), tags=origin.tags())
+    overrides = tuple(HydraConfig.get().overrides.task)
+    origin = provenance.collect(PROJECT_ROOT, _hashed_sections(run), overrides)
+    plan = build_plan(run, run_dir=str(run_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR),
+                      tags=origin.tags(), overrides=overrides)
     backend = get_backend(plan.compute.kind)
     if plan.dry_run:
         sys.stdout.write(describe_plan(plan, backend.describe(plan)))
@@ -58,20 +59,16 @@ def run_job(cfg: DictConfig, file_logs: list[logging.Handler]) -> float | None:
     file_logs.append(_log_to_file(run_dir / "run.log"))
     provenance.write(origin, run_dir / "provenance.json")
     result = backend.run(plan)
-    entry = register_result(plan, result)
+    request = registration_request(plan, result)
+    entry = backend.register(plan, result, request) if request is not None else None
     _write_result(run_dir / "result.json", plan, result, entry)
-    sys.stdout.write(summary_line(result.metrics, run_dir, entry.path if entry else None,
-                                  entry.version if entry else None))
+    sys.stdout.write(summary_line(result, entry))
     return result.metrics.get(PRIMARY_METRIC)
 
 
 def _hashed_sections(run: RunConfig) -> dict[str, Any]:
     """The parts of the config that decide the trained model: data, model and seed."""
     return {"dataset": dataclasses.asdict(run.dataset), "model": dataclasses.asdict(run.model), "seed": run.seed}
-
-
-def _overrides() -> list[str]:
-    return list(HydraConfig.get().overrides.task)
 
 
 def _log_to_file(path: Path) -> logging.Handler:
@@ -83,7 +80,7 @@ def _log_to_file(path: Path) -> logging.Handler:
     return handler
 
 
-def _write_result(path: Path, plan: Plan, result: RunResult, entry: RegistryEntry | None) -> None:
+def _write_result(path: Path, plan: Plan, result: RunResult, entry: RegisteredModel | None) -> None:
     """Record the outcome of the run next to its outputs."""
     record = {
         "status": result.status,
@@ -92,7 +89,7 @@ def _write_result(path: Path, plan: Plan, result: RunResult, entry: RegistryEntr
         "metrics": result.metrics,
         "params": result.params,
         "duration_seconds": round(result.duration_seconds, 3),
-        "registered": None if entry is None else {"name": entry.name, "version": entry.version,
-                                                  "path": str(entry.path), "sha256": entry.sha256},
+        "url": result.url,
+        "registered": None if entry is None else dataclasses.asdict(entry),
     }
     write_json(path, record)

@@ -31,8 +31,10 @@ class Plan:
     model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
     environment: schema.EnvironmentConfig
     registration: schema.RegistrationConfig
+    azure: schema.AzureConfig
     seed: int
     tags: Mapping[str, str]
+    overrides: tuple[str, ...] = ()
     dry_run: bool = False
 
     @property
@@ -46,7 +48,15 @@ class Plan:
         return getattr(self.dataset, "path", None)
 
 
-def build_plan(run: RunConfig, *, run_dir: str, cwd: str, source_dir: str, tags: Mapping[str, str]) -> Plan:
+def build_plan(
+    run: RunConfig,
+    *,
+    run_dir: str,
+    cwd: str,
+    source_dir: str,
+    tags: Mapping[str, str],
+    overrides: tuple[str, ...] = (),
+) -> Plan:
     """Build the Plan from a validated config; relative data paths are taken from ``cwd``."""
     dataset = run.dataset
     if isinstance(dataset, schema.IdxFolderDatasetConfig):
@@ -66,8 +76,10 @@ def build_plan(run: RunConfig, *, run_dir: str, cwd: str, source_dir: str, tags:
         model=run.model,
         environment=run.environment,
         registration=registration,
+        azure=run.azure,
         seed=run.seed,
         tags=all_tags,
+        overrides=overrides,
         dry_run=run.dry_run,
     )
 

@@ -1,20 +1,19 @@
-"""Register a finished run's model according to ``registration.policy``."""
+"""Turn a finished run and the registration config into a registration request (or none)."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from runner.backends.base import RunResult
 from runner.errors import TaskError
 from runner.plan import Plan
-from runner.registry import LocalRegistry, RegistrationRequest, RegistryEntry
+from runner.registry import RegistrationRequest
 
 log = logging.getLogger(__name__)
 
 
-def register_result(plan: Plan, result: RunResult) -> RegistryEntry | None:
-    """Register ``result``'s model in the local registry unless the policy is ``none``."""
+def registration_request(plan: Plan, result: RunResult) -> RegistrationRequest | None:
+    """What to register for ``result``, or None when ``registration.policy`` is ``none``."""
     reg = plan.registration
     if reg.policy == "none":
         log.info("Not registering the model (registration.policy=none)")
@@ -26,7 +25,7 @@ def register_result(plan: Plan, result: RunResult) -> RegistryEntry | None:
     if content_hash:
         tags["data_sha256"] = str(content_hash)
     resources = reg.resource_configuration
-    request = RegistrationRequest(
+    return RegistrationRequest(
         model_name=reg.model_name,
         model_file=result.model_file,
         framework=reg.framework,
@@ -40,6 +39,3 @@ def register_result(plan: Plan, result: RunResult) -> RegistryEntry | None:
         source_run=str(result.run_dir),
         properties={"params": result.params, "data": result.data_fingerprint, "experiment": plan.experiment_name},
     )
-    entry = LocalRegistry(Path(reg.registry_dir)).register(request)
-    log.info("Registered %s version %d in %s", entry.name, entry.version, entry.path)
-    return entry

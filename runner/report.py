@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from runner import schema
+from runner.backends.base import RegisteredModel, RunResult
 from runner.plan import Plan
 
 PRIMARY_METRIC = "accuracy"
@@ -40,6 +40,8 @@ def describe_compute(compute: object) -> str:
             f"{compute.min_nodes}-{compute.max_nodes} nodes, scale down after "
             f"{compute.idle_seconds_before_scaledown} s idle)"
         )
+    if isinstance(compute, schema.LocalTrackedComputeConfig):
+        return "local_tracked (this machine, recorded as a run in the Azure ML workspace)"
     return "local (a subprocess on this machine)"
 
 
@@ -65,12 +67,15 @@ def describe_registration(reg: schema.RegistrationConfig) -> str:
     )
 
 
-def summary_line(metrics: dict[str, float], run_dir: Path, entry_path: Path | None, version: int | None) -> str:
-    """The one line printed after a run: primary metric, run folder, registry entry."""
-    metric = metrics.get(PRIMARY_METRIC)
-    shown = f"{PRIMARY_METRIC} {metric:.4f}" if metric is not None else "no accuracy reported"
-    registered = f"registered version {version} at {entry_path}" if entry_path is not None else "not registered"
-    return f"{shown} | run {run_dir} | {registered}\n"
+def summary_line(result: RunResult, entry: RegisteredModel | None) -> str:
+    """The one line printed after a run: primary metric, run folder (or portal URL), registry entry."""
+    metric = result.metrics.get(PRIMARY_METRIC)
+    shown = f"{PRIMARY_METRIC} {metric:.4f}" if metric is not None else f"no {PRIMARY_METRIC} reported"
+    where = f"run {result.run_dir}" + (f" ({result.url})" if result.url else "")
+    registered = (
+        f"registered {entry.name} version {entry.version} at {entry.location}" if entry else "not registered"
+    )
+    return f"{shown} | {where} | {registered}\n"
 
 
 def _fields(section: object) -> str:

@@ -24,6 +24,15 @@ class LocalComputeConfig:
 
 
 @dataclass
+class LocalTrackedComputeConfig:
+    """Run on this machine but record the run in the Azure ML workspace (``compute_target="local"``)."""
+
+    kind: str = "local_tracked"
+    name: str = "local"
+    wait: bool = True
+
+
+@dataclass
 class AmlComputeConfig:
     """An Azure ML ``AmlCompute`` cluster, created on first use (SDK v1)."""
 
@@ -56,6 +65,7 @@ class IdxFolderDatasetConfig:
 
     name: str = "idx_folder"
     path: str = MISSING
+    mode: str = "download"  # how an Azure ML run sees the uploaded folder: download | mount
 
 
 # --------------------------------------------------------------------------- model
@@ -129,6 +139,32 @@ class EnvironmentConfig:
     python_version: str = "3.11"
     conda_packages: list[str] = field(default_factory=list)
     pip_packages: list[str] = field(default_factory=list)
+    # Alternatives to the package lists (at most one): a conda YAML file, a pip requirements
+    # file, or a curated/registered workspace environment by name (and version).
+    conda_file: Optional[str] = None
+    pip_requirements_file: Optional[str] = None
+    curated: Optional[str] = None
+    curated_version: Optional[str] = None
+    register: bool = False  # register the built environment in the workspace
+
+
+# --------------------------------------------------------------------------- azure
+
+
+@dataclass
+class AzureConfig:
+    """Which Azure ML workspace to use and how to sign in; read only by the Azure ML backends."""
+
+    # None: search .azureml/config.json, aml_config/config.json and config.json upward from the
+    # current folder, as Workspace.from_config() does. Explicit ids below take precedence.
+    config_file: Optional[str] = None
+    subscription_id: Optional[str] = None
+    resource_group: Optional[str] = None
+    workspace_name: Optional[str] = None
+    auth: str = "interactive"  # interactive | service_principal | managed_identity | azure_cli
+    tenant_id: Optional[str] = None  # interactive only; service principals read theirs from the environment
+    managed_identity_client_id: Optional[str] = None
+    telemetry: bool = False  # Microsoft's SDK telemetry stays off unless turned on here
 
 
 # --------------------------------------------------------------------------- top level
@@ -143,13 +179,18 @@ class RunnerConfig:
     model: Any = MISSING
     registration: Any = MISSING
     environment: Any = MISSING
+    azure: AzureConfig = field(default_factory=AzureConfig)
     experiment_name: str = "${dataset.name}_${model.name}"
     seed: int = 0
     dry_run: bool = False
 
 
 # Options per group: the ``kind``/``name`` value a node carries → its schema.
-COMPUTE_SCHEMAS: dict[str, type] = {"local": LocalComputeConfig, "amlcompute": AmlComputeConfig}
+COMPUTE_SCHEMAS: dict[str, type] = {
+    "local": LocalComputeConfig,
+    "local_tracked": LocalTrackedComputeConfig,
+    "amlcompute": AmlComputeConfig,
+}
 DATASET_SCHEMAS: dict[str, type] = {
     "digits": BundledDatasetConfig,
     "iris": BundledDatasetConfig,

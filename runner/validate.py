@@ -19,6 +19,8 @@ FRAMEWORKS = ("ScikitLearn", "Custom", "Onnx")
 SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 VM_PRIORITIES = ("dedicated", "lowpriority")
+AUTH_METHODS = ("interactive", "service_principal", "managed_identity", "azure_cli")
+DATA_MODES = ("download", "mount")
 # Azure ML: compute names 2-16 characters, a letter first, then letters, digits and hyphens.
 COMPUTE_NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$"
 VM_SIZE_PATTERN = r"^(?i:standard)_[A-Za-z0-9_]+$"
@@ -34,6 +36,7 @@ class RunConfig:
     model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
     registration: schema.RegistrationConfig
     environment: schema.EnvironmentConfig
+    azure: schema.AzureConfig
     experiment_name: str
     seed: int
     dry_run: bool
@@ -51,6 +54,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         model=_typed("model", plain["model"], "name", schema.MODEL_SCHEMAS),
         registration=_typed("registration", plain["registration"], None, schema.RegistrationConfig),
         environment=_typed("environment", plain["environment"], None, schema.EnvironmentConfig),
+        azure=_typed("azure", plain.get("azure") or {}, None, schema.AzureConfig),
         experiment_name=str(plain.get("experiment_name", "")),
         seed=_int("seed", plain.get("seed")),
         dry_run=bool(plain.get("dry_run", False)),
@@ -106,7 +110,8 @@ def range_problems(run: RunConfig) -> list[str]:
          "letters, digits, '_' and '-'"),
         (0 <= run.seed < 2**32, f"seed must be between 0 and 2**32-1, got {run.seed}"),
     ]
-    for section_checks in (_compute_checks, _dataset_checks, _model_checks, _registration_checks):
+    for section_checks in (_compute_checks, _dataset_checks, _model_checks, _registration_checks,
+                           _environment_checks, _azure_checks):
         checks.extend(section_checks(run))
     return [message for ok, message in checks if not ok]
 
@@ -135,7 +140,10 @@ def _compute_checks(run: RunConfig) -> list[tuple[bool, str]]:
 def _dataset_checks(run: RunConfig) -> list[tuple[bool, str]]:
     d = run.dataset
     if isinstance(d, schema.IdxFolderDatasetConfig):
-        return [(bool(d.path.strip()), "dataset.path must name the folder holding the MNIST idx files")]
+        return [
+            (bool(d.path.strip()), "dataset.path must name the folder holding the MNIST idx files"),
+            (d.mode in DATA_MODES, _choice("dataset.mode", d.mode, DATA_MODES)),
+        ]
     return [(0.0 < d.test_size < 1.0, f"dataset.test_size must be between 0 and 1 (exclusive), got {d.test_size}")]
 
 
@@ -180,6 +188,29 @@ def _registration_checks(run: RunConfig) -> list[tuple[bool, str]]:
                        "registration.resource_configuration cpu and memory_in_gb must be greater than 0, "
                        f"got cpu={rc.cpu}, memory_in_gb={rc.memory_in_gb}"))
     return checks
+
+
+def _environment_checks(run: RunConfig) -> list[tuple[bool, str]]:
+    e = run.environment
+    sources = [key for key in ("conda_file", "pip_requirements_file", "curated") if getattr(e, key)]
+    return [
+        (len(sources) <= 1,
+         f"environment sets {' and '.join('environment.' + k for k in sources)}; choose one of them"),
+        (e.curated_version is None or e.curated is not None,
+         "environment.curated_version needs environment.curated (the environment's name)"),
+        (bool(e.name.strip()), "environment.name must not be empty"),
+    ]
+
+
+def _azure_checks(run: RunConfig) -> list[tuple[bool, str]]:
+    a = run.azure
+    ids = [a.subscription_id, a.resource_group, a.workspace_name]
+    return [
+        (a.auth in AUTH_METHODS, _choice("azure.auth", a.auth, AUTH_METHODS)),
+        (all(ids) or not any(ids),
+         "azure.subscription_id, azure.resource_group and azure.workspace_name go together: set all "
+         "three, or none to use a config.json"),
+    ]
 
 
 def _model_name_problem(name: str) -> str:

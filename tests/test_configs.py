@@ -12,6 +12,12 @@ from runner.validate import validate
 
 # Values a group option cannot compose without (a required path).
 REQUIRED = {("dataset", "idx_folder"): ["dataset.path=/data/mnist"]}
+COMPUTE = {
+    "local": ("local", "local"),
+    "local_tracked": ("local_tracked", "local"),
+    "cpu_cluster": ("amlcompute", "cpu-cluster"),
+    "gpu_cluster": ("amlcompute", "gpu-cluster"),
+}
 
 
 def _group_options() -> list[tuple[str, str]]:
@@ -35,7 +41,7 @@ def test_option_composes_and_validates(compose_cfg, group: str, option: str) -> 
     cfg = compose_cfg(f"{group}={option}", *REQUIRED.get((group, option), []))
     run = validate(cfg)
     if group == "compute":
-        assert run.compute.name.replace("-", "_") == option or run.compute.name == option
+        assert (run.compute.kind, run.compute.name) == COMPUTE[option]
     if group in ("dataset", "model"):
         assert getattr(run, group).name == option
 

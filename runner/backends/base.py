@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from runner.errors import ConfigError
 from runner.plan import Plan
+from runner.registry import RegistrationRequest
 
 # compute.kind → "module:class"; imported only when chosen, so the local path never imports azureml.
 BACKENDS: dict[str, str] = {
@@ -29,6 +30,17 @@ class RunResult:
     data_fingerprint: dict[str, Any] = field(default_factory=dict)
     duration_seconds: float = 0.0
     url: str | None = None
+    remote_run: Any = None  # the backend's own run handle (an azureml Run), for registration
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """Where a model was registered: a local registry folder or an Azure ML model id."""
+
+    name: str
+    version: int
+    location: str
+    sha256: str | None = None
 
 
 class Backend(Protocol):
@@ -42,6 +54,10 @@ class Backend(Protocol):
 
     def run(self, plan: Plan) -> RunResult:
         """Run the plan to completion and return its result; raise a RunnerError on failure."""
+        ...
+
+    def register(self, plan: Plan, result: RunResult, request: RegistrationRequest) -> RegisteredModel:
+        """Register the run's model where this backend keeps models."""
         ...
 
 

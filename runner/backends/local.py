@@ -12,9 +12,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from runner.backends.base import RunResult
+from runner.backends.base import RegisteredModel, RunResult
 from runner.errors import ConfigError, DataError, TaskError
 from runner.plan import OUTPUTS, Plan
+from runner.registry import LocalRegistry, RegistrationRequest
 
 log = logging.getLogger(__name__)
 task_log = logging.getLogger("runner.task")
@@ -44,6 +45,11 @@ class LocalBackend:
         if code != 0:
             raise TaskError(_failure_message(plan, code, tail, run_dir / "task.log"))
         return _collect(run_dir / OUTPUTS, run_dir, duration)
+
+    def register(self, plan: Plan, result: RunResult, request: RegistrationRequest) -> RegisteredModel:
+        """Register into the local registry at ``registration.registry_dir``."""
+        entry = LocalRegistry(Path(plan.registration.registry_dir)).register(request)
+        return RegisteredModel(entry.name, entry.version, str(entry.path), entry.sha256)
 
 
 def _check_inputs(plan: Plan, run_dir: Path) -> None:
