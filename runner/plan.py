@@ -95,7 +95,7 @@ def _section_argv(name_flag: str, section: object) -> list[str]:
     argv = [name_flag, str(getattr(section, "name"))]
     for field in dataclasses.fields(section):  # type: ignore[arg-type]
         value = getattr(section, field.name)
-        if field.name == "name" or value is None:
+        if field.name == "name" or value is None or not field.metadata.get(schema.TASK_ARG, True):
             continue
         flag = FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
         argv += [flag, str(value)]

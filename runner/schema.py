@@ -12,6 +12,9 @@ from typing import Any, Optional
 
 from omegaconf import MISSING
 
+# Field metadata key: False keeps a field out of the task's argv (it configures the backend).
+TASK_ARG = "task_arg"
+
 # --------------------------------------------------------------------------- compute
 
 
@@ -65,7 +68,8 @@ class IdxFolderDatasetConfig:
 
     name: str = "idx_folder"
     path: str = MISSING
-    mode: str = "download"  # how an Azure ML run sees the uploaded folder: download | mount
+    # How an Azure ML run sees the uploaded folder (download | mount); not a task argument.
+    mode: str = field(default="download", metadata={TASK_ARG: False})
 
 
 # --------------------------------------------------------------------------- model

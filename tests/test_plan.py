@@ -88,3 +88,9 @@ def test_plan_path_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_backend_only_fields_stay_out_of_argv(compose_cfg) -> None:
+    plan = _plan(compose_cfg, "dataset=idx_folder", "dataset.path=/d", "dataset.mode=mount")
+    assert "--mode" not in plan.argv and "mount" not in plan.argv
+    assert plan.dataset.mode == "mount"
