@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import metadata
+import tempfile
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
@@ -12,6 +13,7 @@ from runner import schema
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "conf"
+TASKS_DIR = PROJECT_ROOT / "tasks"
 PRIMARY_CONFIG = "run"
 
 
@@ -35,6 +37,12 @@ def register_resolvers() -> None:
     # A dry run writes nothing: no run folder, no .hydra/ record (see conf/run.yaml).
     OmegaConf.register_new_resolver("run_dir", lambda dry, path: "." if dry else path, replace=True)
     OmegaConf.register_new_resolver("run_subdir", lambda dry, sub: None if dry else sub, replace=True)
+    # Hydra writes multirun.yaml into the sweep folder before any job runs; a dry sweep gets a
+    # private temp folder instead, removed again by runner.sweep.SweepCallback.
+    OmegaConf.register_new_resolver(
+        "sweep_dir", lambda dry, path: tempfile.mkdtemp(prefix="aml-runner-dry-") if dry else path, use_cache=True,
+        replace=True,
+    )
 
 
 def register_schemas() -> None:

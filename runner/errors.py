@@ -29,3 +29,7 @@ class RegistryError(RunnerError):
 
 class SubmissionError(RunnerError):
     """An Azure ML workspace, compute target or submission could not be used."""
+
+
+class JobSkipped(RunnerError):
+    """A sweep job did not run because an earlier one failed under ``sweep.fail_fast``."""

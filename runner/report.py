@@ -8,8 +8,6 @@ from runner import schema
 from runner.backends.base import RegisteredModel, RunResult
 from runner.plan import Plan
 
-PRIMARY_METRIC = "accuracy"
-
 
 def describe_plan(plan: Plan, backend_lines: str) -> str:
     """The dry-run view of a plan: script, argv, compute, data, environment, registration, tags."""
@@ -67,10 +65,10 @@ def describe_registration(reg: schema.RegistrationConfig) -> str:
     )
 
 
-def summary_line(result: RunResult, entry: RegisteredModel | None) -> str:
+def summary_line(result: RunResult, entry: RegisteredModel | None, metric_name: str) -> str:
     """The one line printed after a run: primary metric, run folder (or portal URL), registry entry."""
-    metric = result.metrics.get(PRIMARY_METRIC)
-    shown = f"{PRIMARY_METRIC} {metric:.4f}" if metric is not None else f"no {PRIMARY_METRIC} reported"
+    metric = result.metrics.get(metric_name)
+    shown = f"{metric_name} {metric:.4f}" if metric is not None else f"no {metric_name} reported ({result.status})"
     where = f"run {result.run_dir}" + (f" ({result.url})" if result.url else "")
     registered = (
         f"registered {entry.name} version {entry.version} at {entry.location}" if entry else "not registered"

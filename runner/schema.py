@@ -24,6 +24,9 @@ class LocalComputeConfig:
 
     kind: str = "local"
     name: str = "local"
+    # BLAS/OpenMP threads for the task; null: all cores for one run, cores / parallel jobs in a
+    # joblib sweep, so parallel jobs never oversubscribe the CPU.
+    threads: Optional[int] = None
 
 
 @dataclass
@@ -122,7 +125,7 @@ class ResourceConfig:
 class RegistrationConfig:
     """Which runs register their model, under which name, and where the local registry is."""
 
-    policy: str = "each"  # each | none
+    policy: str = "each"  # each | best (a sweep registers only its best job) | none
     model_name: str = "sklearn_${dataset.name}"
     framework: str = "ScikitLearn"
     framework_version: str = "${pkg_version:scikit-learn}"
@@ -171,6 +174,19 @@ class AzureConfig:
     telemetry: bool = False  # Microsoft's SDK telemetry stays off unless turned on here
 
 
+# --------------------------------------------------------------------------- sweep
+
+
+@dataclass
+class SweepConfig:
+    """How a multirun (-m) is judged and run: the metric to rank by, concurrency, failure policy."""
+
+    metric: str = "accuracy"
+    goal: str = "maximize"  # maximize | minimize
+    max_concurrent: int = 4  # remote runs in flight at once (Azure ML sweeps)
+    fail_fast: bool = False  # skip the jobs that start after the first failure
+
+
 # --------------------------------------------------------------------------- top level
 
 
@@ -184,6 +200,7 @@ class RunnerConfig:
     registration: Any = MISSING
     environment: Any = MISSING
     azure: AzureConfig = field(default_factory=AzureConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     experiment_name: str = "${dataset.name}_${model.name}"
     seed: int = 0
     dry_run: bool = False

@@ -14,7 +14,8 @@ from runner import schema
 from runner.errors import ConfigError
 from runner.registry import MODEL_NAME_PATTERN, check_model_name
 
-POLICIES = ("each", "none")
+POLICIES = ("each", "best", "none")
+GOALS = ("maximize", "minimize")
 FRAMEWORKS = ("ScikitLearn", "Custom", "Onnx")
 SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
@@ -37,6 +38,7 @@ class RunConfig:
     registration: schema.RegistrationConfig
     environment: schema.EnvironmentConfig
     azure: schema.AzureConfig
+    sweep: schema.SweepConfig
     experiment_name: str
     seed: int
     dry_run: bool
@@ -55,6 +57,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         registration=_typed("registration", plain["registration"], None, schema.RegistrationConfig),
         environment=_typed("environment", plain["environment"], None, schema.EnvironmentConfig),
         azure=_typed("azure", plain.get("azure") or {}, None, schema.AzureConfig),
+        sweep=_typed("sweep", plain.get("sweep") or {}, None, schema.SweepConfig),
         experiment_name=str(plain.get("experiment_name", "")),
         seed=_int("seed", plain.get("seed")),
         dry_run=bool(plain.get("dry_run", False)),
@@ -111,13 +114,15 @@ def range_problems(run: RunConfig) -> list[str]:
         (0 <= run.seed < 2**32, f"seed must be between 0 and 2**32-1, got {run.seed}"),
     ]
     for section_checks in (_compute_checks, _dataset_checks, _model_checks, _registration_checks,
-                           _environment_checks, _azure_checks):
+                           _environment_checks, _azure_checks, _sweep_checks):
         checks.extend(section_checks(run))
     return [message for ok, message in checks if not ok]
 
 
 def _compute_checks(run: RunConfig) -> list[tuple[bool, str]]:
     c = run.compute
+    if isinstance(c, schema.LocalComputeConfig):
+        return [(c.threads is None or c.threads >= 1, f"compute.threads must be null or 1 or more, got {c.threads}")]
     if not isinstance(c, schema.AmlComputeConfig):
         return []
     return [
@@ -210,6 +215,15 @@ def _azure_checks(run: RunConfig) -> list[tuple[bool, str]]:
         (all(ids) or not any(ids),
          "azure.subscription_id, azure.resource_group and azure.workspace_name go together: set all "
          "three, or none to use a config.json"),
+    ]
+
+
+def _sweep_checks(run: RunConfig) -> list[tuple[bool, str]]:
+    s = run.sweep
+    return [
+        (s.goal in GOALS, _choice("sweep.goal", s.goal, GOALS)),
+        (bool(s.metric.strip()), "sweep.metric must name a metric, e.g. accuracy"),
+        (s.max_concurrent >= 1, f"sweep.max_concurrent must be 1 or more, got {s.max_concurrent}"),
     ]
 
 

@@ -28,7 +28,7 @@ from runner.validate import validate
         (["compute=cpu_cluster", "compute.vm_priority=spot"], "compute.vm_priority 'spot' is not one of"),
         (["compute=cpu_cluster", "compute.name=x"], "compute.name 'x' must be 2-16 characters"),
         (["dataset.test_size=1.5"], "dataset.test_size must be between 0 and 1"),
-        (["registration.policy=sometimes"], "registration.policy 'sometimes' is not one of: each, none"),
+        (["registration.policy=sometimes"], "registration.policy 'sometimes' is not one of: each, best, none"),
         (["registration.model_name='bad name!'"], "registration.model_name 'bad name!' is not a valid model name"),
         (["registration.model_name=-leading"], "is not a valid model name"),
         (["registration.framework=TensorFlow"], "registration.framework 'TensorFlow' is not one of"),

@@ -30,6 +30,7 @@ class RunResult:
     data_fingerprint: dict[str, Any] = field(default_factory=dict)
     duration_seconds: float = 0.0
     url: str | None = None
+    run_id: str | None = None  # the remote run's id (Azure ML), so it can be found again later
     remote_run: Any = None  # the backend's own run handle (an azureml Run), for registration
 
 

@@ -20,6 +20,8 @@ from runner.registry import LocalRegistry, RegistrationRequest
 log = logging.getLogger(__name__)
 task_log = logging.getLogger("runner.task")
 TAIL_LINES = 15
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                    "NUMEXPR_NUM_THREADS")
 
 
 class LocalBackend:
@@ -39,7 +41,8 @@ class LocalBackend:
         log.info("Running %s locally in %s", plan.script, run_dir)
         started = time.perf_counter()
         code, tail = _stream(
-            [sys.executable, str(plan.script_path), *plan.argv], cwd=run_dir, log_path=run_dir / "task.log"
+            [sys.executable, str(plan.script_path), *plan.argv], cwd=run_dir, log_path=run_dir / "task.log",
+            env=task_env(getattr(plan.compute, "threads", None)),
         )
         duration = time.perf_counter() - started
         if code != 0:
@@ -67,9 +70,17 @@ def _check_inputs(plan: Plan, run_dir: Path) -> None:
         )
 
 
-def _stream(command: list[str], cwd: Path, log_path: Path) -> tuple[int, list[str]]:
-    """Run ``command``, copy its output to ``log_path`` and the log, return (exit code, last lines)."""
+def task_env(threads: int | None) -> dict[str, str]:
+    """The task's environment: unbuffered output and, when set, a cap on BLAS/OpenMP threads."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads is not None:
+        for name in THREAD_VARIABLES:
+            env[name] = str(threads)
+    return env
+
+
+def _stream(command: list[str], cwd: Path, log_path: Path, env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run ``command``, copy its output to ``log_path`` and the log, return (exit code, last lines)."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     cwd.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as sink, subprocess.Popen(
