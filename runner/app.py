@@ -78,7 +78,7 @@ def run_job(cfg: DictConfig, file_logs: list[logging.Handler], run_dir: Path, sw
     overrides = tuple(hydra_cfg.overrides.task)
     if sweeping and SweepState(hydra_cfg.sweep.dir).should_skip(run.sweep.fail_fast):
         raise JobSkipped("Skipped: an earlier job of this sweep failed and sweep.fail_fast=true.")
-    run = _with_thread_limit(run, hydra_cfg, sweeping)
+    run = _for_sweep(_with_thread_limit(run, hydra_cfg, sweeping), sweeping)
     origin = provenance.collect(PROJECT_ROOT, _hashed_sections(run), overrides)
     plan = build_plan(run, run_dir=str(run_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR),
                       tags=origin.tags(), overrides=overrides)
@@ -106,6 +106,13 @@ def _register(plan: Plan, result: RunResult, backend: Any, sweeping: bool) -> Re
         return None
     request = registration_request(plan, result)
     return backend.register(plan, result, request) if request is not None else None
+
+
+def _for_sweep(run: RunConfig, sweeping: bool) -> RunConfig:
+    """Remote jobs of a sweep only submit; the sweep's end waits for all of them together."""
+    if not sweeping or not getattr(run.compute, "wait", False):
+        return run
+    return dataclasses.replace(run, compute=dataclasses.replace(run.compute, wait=False))
 
 
 def _with_thread_limit(run: RunConfig, hydra_cfg: Any, sweeping: bool) -> RunConfig:

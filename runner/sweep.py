@@ -72,14 +72,17 @@ def finish_sweep(config: DictConfig, sweep_dir: Path) -> int:
 def _complete_submitted(config: DictConfig, sweep_dir: Path) -> None:
     """Let the backend wait for jobs that were only submitted (remote sweeps), all together."""
     submitted = [r for r in summary.collect_jobs(sweep_dir) if r.status == "submitted"]
-    if not submitted:
-        return
-    kind = str(submitted[0].record.get("backend_kind") or OmegaConf.select(config, "compute.kind"))
-    backend = get_backend(kind)
-    complete = getattr(backend, "complete_submitted", None)
-    if complete is None:
-        raise RunnerError(f"{len(submitted)} jobs are still submitted, and backend '{kind}' cannot wait for them.")
-    complete([r.run_dir for r in submitted], validate(config).sweep)
+    by_kind: dict[str, list[Path]] = {}
+    for row in submitted:
+        kind = validate(OmegaConf.load(row.run_dir / ".hydra" / "config.yaml")).compute.kind
+        by_kind.setdefault(kind, []).append(row.run_dir)
+    for kind, job_dirs in by_kind.items():
+        backend = get_backend(kind)
+        complete = getattr(backend, "complete_submitted", None)
+        if complete is None:
+            raise RunnerError(f"{len(job_dirs)} jobs are still submitted and backend '{kind}' cannot wait for them.")
+        log.info("Waiting for %d submitted %s jobs", len(job_dirs), kind)
+        complete(job_dirs, validate(config).sweep)
 
 
 def _register_best(rows: list[summary.JobRow], metric: str, goal: str) -> None:
