@@ -14,6 +14,8 @@ from runner.registry import RegistrationRequest
 # compute.kind → "module:class"; imported only when chosen, so the local path never imports azureml.
 BACKENDS: dict[str, str] = {
     "local": "runner.backends.local:LocalBackend",
+    "amlcompute": "runner.backends.azureml:AzureMLBackend",
+    "local_tracked": "runner.backends.azureml:AzureMLBackend",
 }
 
 
