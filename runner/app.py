@@ -81,7 +81,8 @@ def run_job(cfg: DictConfig, file_logs: list[logging.Handler], run_dir: Path, sw
     run = _for_sweep(_with_thread_limit(run, hydra_cfg, sweeping), sweeping)
     origin = provenance.collect(PROJECT_ROOT, _hashed_sections(run), overrides)
     plan = build_plan(run, run_dir=str(run_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR),
-                      tags=origin.tags(), overrides=overrides)
+                      tags=origin.tags(), overrides=overrides,
+                      sweep_dir=os.path.abspath(hydra_cfg.sweep.dir) if sweeping else None)
     backend = get_backend(plan.compute.kind)
     if plan.dry_run:
         header = f"Job {hydra_cfg.job.num}: {' '.join(overrides) or '(no overrides)'}\n" if sweeping else ""

@@ -51,7 +51,9 @@ def register_schemas() -> None:
     cs.store(name="base_config", node=schema.RunnerConfig)
     groups = {
         "compute": schema.COMPUTE_SCHEMAS,
-        "dataset": {"bundled": schema.BundledDatasetConfig, "idx_folder": schema.IdxFolderDatasetConfig},
+        "dataset": {"bundled": schema.BundledDatasetConfig,
+                    **{name: node for name, node in schema.DATASET_SCHEMAS.items()
+                       if node is not schema.BundledDatasetConfig}},
         "model": schema.MODEL_SCHEMAS,
     }
     for group, options in groups.items():

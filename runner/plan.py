@@ -8,13 +8,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import schema
+from runner import datasets, schema
 from runner.validate import RunConfig
 
 TASK_SCRIPT = "train.py"
 OUTPUTS = "outputs"  # the folder Azure ML uploads after a run; the task writes there
-# Flags whose config key differs from the task's argv name (tutorial style: --data-folder).
+# Flags whose config key differs from the task's argv name, for fields without ``schema.FLAG`` metadata.
 FLAG_NAMES = {"path": "--data-folder"}
+# The flags whose value is the task's data (a folder or a file): made absolute here, and replaced by
+# the data input on a remote run.
+DATA_FLAGS = ("--data-folder", "--data-file")
+# Flags naming a folder on this machine: only plans for these compute kinds carry them, so a
+# cluster's argv never does (the parsed-data cache is a local speed-up, not part of the job).
+LOCAL_ONLY_FLAGS = ("--cache-dir",)
+LOCAL_COMPUTE_KINDS = ("local", "local_tracked")
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,8 @@ class Plan:
     argv: tuple[str, ...]
     run_dir: str
     compute: schema.LocalComputeConfig | schema.AmlComputeConfig
-    dataset: schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig
+    dataset: (schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig | schema.MnistDatasetConfig
+              | schema.CsvDatasetConfig | schema.RegisteredDatasetConfig)
     model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
     environment: schema.EnvironmentConfig
     registration: schema.RegistrationConfig
@@ -36,6 +44,10 @@ class Plan:
     tags: Mapping[str, str]
     overrides: tuple[str, ...] = ()
     dry_run: bool = False
+    # A multirun job only: its sweep folder (a remote job counts its siblings' runs in flight there)
+    # and sweep.max_concurrent, the most runs of the sweep in flight at once.
+    sweep_dir: str | None = None
+    max_concurrent: int | None = None
 
     @property
     def script_path(self) -> Path:
@@ -56,11 +68,20 @@ def build_plan(
     source_dir: str,
     tags: Mapping[str, str],
     overrides: tuple[str, ...] = (),
+    sweep_dir: str | None = None,
 ) -> Plan:
-    """Build the Plan from a validated config; relative data paths are taken from ``cwd``."""
-    dataset = run.dataset
-    if isinstance(dataset, schema.IdxFolderDatasetConfig):
-        dataset = dataclasses.replace(dataset, path=_absolute(dataset.path, cwd))
+    """Build the Plan from a validated config; relative data paths are taken from ``cwd``.
+
+    ``sweep_dir`` is given for a job of a multirun (see :attr:`Plan.sweep_dir`).
+    """
+    dataset = dataclasses.replace(run.dataset, **{
+        f.name: _absolute(getattr(run.dataset, f.name), cwd)
+        for f in dataclasses.fields(run.dataset) if f.metadata.get(schema.FLAG) in DATA_FLAGS
+    })
+    cache_dir = None
+    if (run.data_cache_dir is not None and run.compute.kind in LOCAL_COMPUTE_KINDS
+            and datasets.reads_files(dataset)):
+        cache_dir = _absolute(run.data_cache_dir, cwd)
     registration = dataclasses.replace(
         run.registration, registry_dir=_absolute(run.registration.registry_dir, cwd)
     )
@@ -69,7 +90,8 @@ def build_plan(
         experiment_name=run.experiment_name,
         script=TASK_SCRIPT,
         source_dir=source_dir,
-        argv=task_argv(dataset, run.model, run.seed),
+        argv=task_argv(datasets.task_view(dataset), run.model, run.seed,
+                       cache_dir=cache_dir, preview=run.preview),
         run_dir=run_dir,
         compute=run.compute,
         dataset=dataset,
@@ -81,13 +103,25 @@ def build_plan(
         tags=all_tags,
         overrides=overrides,
         dry_run=run.dry_run,
+        sweep_dir=sweep_dir,
+        max_concurrent=run.sweep.max_concurrent if sweep_dir is not None else None,
     )
 
 
-def task_argv(dataset: object, model: object, seed: int) -> tuple[str, ...]:
-    """The task's command line: ``--dataset``, its data flags, ``--model``, its hyperparameters."""
-    argv = _section_argv("--dataset", dataset) + _section_argv("--model", model)
+def task_argv(
+    dataset: object, model: object, seed: int, *, cache_dir: str | None = None, preview: bool = False
+) -> tuple[str, ...]:
+    """The task's command line: ``--dataset``, its data flags, ``--model``, its hyperparameters.
+
+    ``cache_dir`` (the parsed-data cache, ``--cache-dir``) is given only for runs on this machine.
+    """
+    argv = _section_argv("--dataset", dataset)
+    if cache_dir is not None:
+        argv += ["--cache-dir", cache_dir]
+    argv += _section_argv("--model", model)
     argv += ["--seed", str(seed), "--output-dir", OUTPUTS]
+    if preview:
+        argv.append("--preview")
     return tuple(argv)
 
 
@@ -95,10 +129,10 @@ def _section_argv(name_flag: str, section: object) -> list[str]:
     argv = [name_flag, str(getattr(section, "name"))]
     for field in dataclasses.fields(section):  # type: ignore[arg-type]
         value = getattr(section, field.name)
-        if field.name == "name" or value is None or not field.metadata.get(schema.TASK_ARG, True):
+        if field.name == "name" or value is None or value == [] or not field.metadata.get(schema.TASK_ARG, True):
             continue
-        flag = FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
-        argv += [flag, str(value)]
+        flag = field.metadata.get(schema.FLAG) or FLAG_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
+        argv += [flag, ",".join(map(str, value)) if isinstance(value, list) else str(value)]
     return argv
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from runner.backends.base import RegisteredModel, RunResult
+from runner.config import TASKS_DIR
 from runner.jsonio import write_json
-from runner.plan import Plan
+from runner.plan import Plan, build_plan
+from runner.validate import validate
 
 RESULT_FILE = "result.json"
 
@@ -17,11 +23,18 @@ RESULT_FILE = "result.json"
 def write_result(run_dir: Path, plan: Plan, result: RunResult, entry: RegisteredModel | None) -> None:
     """Record a finished (or submitted) job next to its outputs."""
     write_json(run_dir / RESULT_FILE, {
-        "status": result.status,
         "backend": result.backend,
         "experiment": plan.experiment_name,
         "overrides": list(plan.overrides),
         "tags": dict(plan.tags),
+        **result_fields(result, entry),
+    })
+
+
+def result_fields(result: RunResult, entry: RegisteredModel | None) -> dict[str, Any]:
+    """The part of a record that comes from the run's result (and its registration)."""
+    return {
+        "status": result.status,
         "metrics": result.metrics,
         "params": result.params,
         "duration_seconds": round(result.duration_seconds, 3),
@@ -30,7 +43,21 @@ def write_result(run_dir: Path, plan: Plan, result: RunResult, entry: Registered
         "run_id": result.run_id,
         "registered": dataclasses.asdict(entry) if entry else None,
         "error": None,
-    })
+    }
+
+
+def update_record(run_dir: Path, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into the job's result.json, e.g. a submitted job once its remote run ended."""
+    record = {**(read_record(run_dir) or {}), **changes}
+    write_json(run_dir / RESULT_FILE, record)
+    return record
+
+
+def plan_from_record(run_dir: Path, record: Mapping[str, Any]) -> Plan:
+    """Rebuild a sweep job's Plan from its saved ``.hydra/config.yaml`` and its record's tags and overrides."""
+    run = validate(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
+    return build_plan(run, run_dir=str(run_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR),
+                      tags=record.get("tags") or {}, overrides=tuple(record.get("overrides") or ()))
 
 
 def write_failure(run_dir: Path, status: str, error: str, overrides: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from runner import schema
+from runner import datasets, schema
 from runner.backends.base import RegisteredModel, RunResult
 from runner.plan import Plan
 
@@ -24,7 +24,7 @@ def describe_plan(plan: Plan, backend_lines: str) -> str:
         f"  seed         {plan.seed}",
         f"  environment  {env.name}: python {env.python_version}; conda {', '.join(env.conda_packages) or '-'}; "
         f"pip {', '.join(env.pip_packages) or '-'}",
-        f"  registration {describe_registration(reg)}",
+        f"  registration {describe_registration(reg, remote=plan.compute.kind != 'local')}",
         f"  tags         {', '.join(f'{k}={v}' for k, v in sorted(plan.tags.items()))}",
     ]
     return "\n".join(lines) + "\n" + backend_lines
@@ -45,13 +45,10 @@ def describe_compute(compute: object) -> str:
 
 def describe_data(dataset: object) -> str:
     """One line naming the data source."""
-    if isinstance(dataset, schema.IdxFolderDatasetConfig):
-        return f"idx_folder: MNIST idx files below {dataset.path}"
-    assert isinstance(dataset, schema.BundledDatasetConfig)
-    return f"{dataset.name} (bundled with scikit-learn), test_size {dataset.test_size}"
+    return datasets.describe(dataset)
 
 
-def describe_registration(reg: schema.RegistrationConfig) -> str:
+def describe_registration(reg: schema.RegistrationConfig, remote: bool = False) -> str:
     """One line saying whether and where the model would be registered."""
     if reg.policy == "none":
         return "none (policy=none)"
@@ -59,8 +56,9 @@ def describe_registration(reg: schema.RegistrationConfig) -> str:
     if reg.resource_configuration is not None:
         rc = reg.resource_configuration
         extra = f", resources cpu={rc.cpu} memory_in_gb={rc.memory_in_gb}"
+    where = "the Azure ML workspace's model registry" if remote else reg.registry_dir
     return (
-        f"{reg.policy}: '{reg.model_name}' in {reg.registry_dir} "
+        f"{reg.policy}: '{reg.model_name}' in {where} "
         f"({reg.framework} {reg.framework_version}{extra})"
     )
 

@@ -14,6 +14,11 @@ from omegaconf import MISSING
 
 # Field metadata key: False keeps a field out of the task's argv (it configures the backend).
 TASK_ARG = "task_arg"
+# Field metadata key: the task flag a field becomes when it is not ``--<field-name>``
+# (``path`` → ``--data-folder`` for idx folders, ``--data-file`` for tables).
+FLAG = "flag"
+# Where the parsed-array and MNIST caches live by default: the user's cache folder, never the repo.
+USER_CACHE = "${oc.env:XDG_CACHE_HOME,${oc.env:HOME}/.cache}/aml-runner"
 
 # --------------------------------------------------------------------------- compute
 
@@ -70,9 +75,52 @@ class IdxFolderDatasetConfig:
     """The tutorials' MNIST layout: four idx(.gz) files anywhere below ``path``."""
 
     name: str = "idx_folder"
-    path: str = MISSING
+    path: str = field(default=MISSING, metadata={FLAG: "--data-folder"})
     # How an Azure ML run sees the uploaded folder (download | mount); not a task argument.
     mode: str = field(default="download", metadata={TASK_ARG: False})
+
+
+@dataclass
+class MnistDatasetConfig:
+    """MNIST from Azure Open Datasets, kept in a user cache folder; the task reads it as an idx folder.
+
+    Locally the runner fills ``cache_dir`` once (the only network use); on Azure ML the open
+    dataset itself is the run's input (``mode`` download | mount).
+    """
+
+    name: str = "mnist"
+    cache_dir: str = field(default=USER_CACHE + "/mnist", metadata={FLAG: "--data-folder"})
+    mode: str = field(default="download", metadata={TASK_ARG: False})
+
+
+@dataclass
+class CsvDatasetConfig:
+    """Your own table: a CSV file (or a folder holding exactly one) with a target column."""
+
+    name: str = "csv"
+    path: str = field(default=MISSING, metadata={FLAG: "--data-file"})
+    target: str = MISSING
+    features: list[str] = field(default_factory=list)  # empty: every column except the target
+    test_size: float = 0.25
+    mode: str = field(default="download", metadata={TASK_ARG: False})
+
+
+@dataclass
+class RegisteredDatasetConfig:
+    """A dataset registered in the Azure ML workspace, by name and version (remote runs only).
+
+    ``content`` says how the task reads it: ``idx_folder`` (the four MNIST files) or ``csv``
+    (then ``target``, ``features`` and ``test_size`` apply as for ``dataset=csv``).
+    """
+
+    name: str = "registered"
+    dataset_name: str = MISSING
+    version: Optional[int] = None  # None: the latest version
+    content: str = "idx_folder"  # idx_folder | csv
+    target: Optional[str] = None
+    features: list[str] = field(default_factory=list)
+    test_size: float = 0.25
+    mode: str = "download"
 
 
 # --------------------------------------------------------------------------- model
@@ -204,6 +252,10 @@ class RunnerConfig:
     experiment_name: str = "${dataset.name}_${model.name}"
     seed: int = 0
     dry_run: bool = False
+    # Parsed arrays of file datasets, keyed by the files' content; null turns the cache off.
+    # Local runs only: remote plans never carry it (see runner.plan.LOCAL_ONLY_FLAGS).
+    data_cache_dir: Optional[str] = USER_CACHE + "/parsed"
+    preview: bool = False  # save outputs/samples.png for image datasets (needs matplotlib)
 
 
 # Options per group: the ``kind``/``name`` value a node carries → its schema.
@@ -217,6 +269,9 @@ DATASET_SCHEMAS: dict[str, type] = {
     "iris": BundledDatasetConfig,
     "wine": BundledDatasetConfig,
     "idx_folder": IdxFolderDatasetConfig,
+    "mnist": MnistDatasetConfig,
+    "csv": CsvDatasetConfig,
+    "registered": RegisteredDatasetConfig,
 }
 MODEL_SCHEMAS: dict[str, type] = {
     "logistic_regression": LogisticRegressionConfig,

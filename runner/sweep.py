@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,11 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner import summary
 from runner.backends.base import get_backend
-from runner.config import TASKS_DIR
 from runner.errors import RunnerError
 from runner.jsonio import write_json
-from runner.plan import build_plan
-from runner.records import RESULT_FILE, result_from_record
+from runner.records import RESULT_FILE, plan_from_record, result_from_record
 from runner.registration import registration_request
 from runner.validate import validate
 
@@ -92,9 +89,7 @@ def _register_best(rows: list[summary.JobRow], metric: str, goal: str) -> None:
         log.warning("No job completed with %s: nothing registered", metric)
         return
     job_dir = winner.run_dir
-    run = validate(OmegaConf.load(job_dir / ".hydra" / "config.yaml"))
-    plan = build_plan(run, run_dir=str(job_dir), cwd=os.getcwd(), source_dir=str(TASKS_DIR),
-                      tags=winner.record.get("tags") or {}, overrides=tuple(winner.record.get("overrides") or ()))
+    plan = plan_from_record(job_dir, winner.record)
     result = result_from_record(job_dir, winner.record)
     request = registration_request(plan, result)
     if request is None:

@@ -22,6 +22,7 @@ KERNELS = ("linear", "poly", "rbf", "sigmoid")
 VM_PRIORITIES = ("dedicated", "lowpriority")
 AUTH_METHODS = ("interactive", "service_principal", "managed_identity", "azure_cli")
 DATA_MODES = ("download", "mount")
+REGISTERED_CONTENTS = ("idx_folder", "csv")
 # Azure ML: compute names 2-16 characters, a letter first, then letters, digits and hyphens.
 COMPUTE_NAME_PATTERN = r"^[a-zA-Z][a-zA-Z0-9-]{1,15}$"
 VM_SIZE_PATTERN = r"^(?i:standard)_[A-Za-z0-9_]+$"
@@ -33,7 +34,8 @@ class RunConfig:
     """The validated config: one typed schema object per group plus the top-level values."""
 
     compute: schema.LocalComputeConfig | schema.AmlComputeConfig
-    dataset: schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig
+    dataset: (schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig | schema.MnistDatasetConfig
+              | schema.CsvDatasetConfig | schema.RegisteredDatasetConfig)
     model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
     registration: schema.RegistrationConfig
     environment: schema.EnvironmentConfig
@@ -42,6 +44,8 @@ class RunConfig:
     experiment_name: str
     seed: int
     dry_run: bool
+    data_cache_dir: str | None = None
+    preview: bool = False
 
 
 def validate(cfg: DictConfig) -> RunConfig:
@@ -61,6 +65,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         experiment_name=str(plain.get("experiment_name", "")),
         seed=_int("seed", plain.get("seed")),
         dry_run=bool(plain.get("dry_run", False)),
+        **_top_level(plain),
     )
     problems = range_problems(run)
     if problems:
@@ -97,6 +102,18 @@ def _typed(group: str, node: dict[str, Any], key: str | None, schemas: Any) -> A
     except OmegaConfBaseException as err:
         where = f"{group}.{err.full_key}" if err.full_key else group
         raise ConfigError(f"{where}: {err.msg.splitlines()[0]}") from None
+
+
+def _top_level(plain: dict[str, Any]) -> dict[str, Any]:
+    """``data_cache_dir`` and ``preview`` (a saved config from before they existed gets the defaults)."""
+    defaults = OmegaConf.structured(schema.RunnerConfig)
+    cache = plain.get("data_cache_dir", defaults.data_cache_dir)
+    if cache is not None and not isinstance(cache, str):
+        raise ConfigError(f"data_cache_dir must be a folder or null, got {cache!r}")
+    preview = plain.get("preview", defaults.preview)
+    if not isinstance(preview, bool):
+        raise ConfigError(f"preview must be true or false, got {preview!r}")
+    return {"data_cache_dir": cache, "preview": preview}
 
 
 def _int(name: str, value: Any) -> int:
@@ -144,12 +161,52 @@ def _compute_checks(run: RunConfig) -> list[tuple[bool, str]]:
 
 def _dataset_checks(run: RunConfig) -> list[tuple[bool, str]]:
     d = run.dataset
+    checks = [(run.data_cache_dir is None or bool(run.data_cache_dir.strip()),
+               "data_cache_dir must name a folder, or be null to turn the parsed-data cache off")]
+    if hasattr(d, "mode"):
+        checks.append((d.mode in DATA_MODES, _choice("dataset.mode", d.mode, DATA_MODES)))
+    if hasattr(d, "test_size"):
+        checks.append((0.0 < d.test_size < 1.0,
+                       f"dataset.test_size must be between 0 and 1 (exclusive), got {d.test_size}"))
     if isinstance(d, schema.IdxFolderDatasetConfig):
-        return [
-            (bool(d.path.strip()), "dataset.path must name the folder holding the MNIST idx files"),
-            (d.mode in DATA_MODES, _choice("dataset.mode", d.mode, DATA_MODES)),
-        ]
-    return [(0.0 < d.test_size < 1.0, f"dataset.test_size must be between 0 and 1 (exclusive), got {d.test_size}")]
+        checks.append((bool(d.path.strip()), "dataset.path must name the folder holding the MNIST idx files"))
+    elif isinstance(d, schema.MnistDatasetConfig):
+        checks.append((bool(d.cache_dir.strip()), "dataset.cache_dir must name a folder"))
+    elif isinstance(d, schema.CsvDatasetConfig):
+        checks.append((bool(d.path.strip()), "dataset.path must name a CSV file or a folder holding one"))
+        checks.extend(_table_checks(d.target, d.features))
+    elif isinstance(d, schema.RegisteredDatasetConfig):
+        checks.extend(_registered_checks(run, d))
+    return checks
+
+
+def _table_checks(target: str | None, features: list[str]) -> list[tuple[bool, str]]:
+    """A target column and feature columns the task's comma-separated --features can carry."""
+    target = target or ""
+    return [
+        (bool(target.strip()), "dataset.target must name the label column, e.g. dataset.target=label"),
+        (all(f.strip() and "," not in f for f in features),
+         f"dataset.features entries must be non-empty column names without ',', got {features}"),
+        (target not in features, f"dataset.features must not include the target column '{target}'"),
+    ]
+
+
+def _registered_checks(run: RunConfig, d: schema.RegisteredDatasetConfig) -> list[tuple[bool, str]]:
+    checks = [
+        (bool(d.dataset_name.strip()), "dataset.dataset_name must name a dataset registered in the workspace"),
+        (d.version is None or d.version >= 1, f"dataset.version must be null (latest) or 1 or more, got {d.version}"),
+        (d.content in REGISTERED_CONTENTS, _choice("dataset.content", d.content, REGISTERED_CONTENTS)),
+        (run.compute.kind != "local",
+         "dataset=registered needs an Azure ML workspace, which compute=local does not use: run it with "
+         "compute=local_tracked or a cluster (compute=cpu_cluster), or download the dataset and use "
+         "dataset=idx_folder dataset.path=<folder> or dataset=csv dataset.path=<file>"),
+    ]
+    if d.content == "csv":
+        checks.extend(_table_checks(d.target, d.features))
+    else:
+        checks.append((d.target is None and not d.features,
+                       "dataset.target and dataset.features apply only to dataset.content=csv"))
+    return checks
 
 
 def _model_checks(run: RunConfig) -> list[tuple[bool, str]]:

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+import data_flags
 import data_sources
 import idx_format
+import pictures
 
 if TYPE_CHECKING:
     from sklearn.base import ClassifierMixin
@@ -33,7 +35,6 @@ PROG = "train.py"
 MODEL_FILE = "model.joblib"
 FINGERPRINT_FILE = "data_fingerprint.json"
 METRICS_FILE = "metrics.json"
-DEFAULT_TEST_SIZE = 0.25
 SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 # model -> {flag dest: default}; flags given explicitly for another model are an error.
@@ -76,7 +77,6 @@ def _max_depth(text: str) -> int | None:
 POSITIVE_FLOAT = _number(float, lambda v: v > 0, "> 0")
 POSITIVE_INT = _number(int, lambda v: v >= 1, ">= 1")
 N_JOBS = _number(int, lambda v: v >= 1 or v == -1, ">= 1 or -1 (all cores)")
-FRACTION = _number(float, lambda v: 0 < v < 1, "in (0, 1)")
 
 
 def _add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -113,20 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         allow_abbrev=False,  # "--mode" must never be taken for "--model"
-        description="Fit a scikit-learn classifier and write model.joblib, data_fingerprint.json "
-        "and metrics.json (last) into --output-dir. Exit codes: 0 ok, 2 user error, 1 crash.",
+        description="Fit a scikit-learn classifier and write model.joblib, data_fingerprint.json, "
+        "confusion_matrix.png (image data, with matplotlib) and metrics.json (last) into --output-dir. "
+        "Exit codes: 0 ok, 2 user error, 1 crash.",
     )
-    parser.add_argument("--dataset", choices=data_sources.DATASETS, default="digits",
-                        help="bundled scikit-learn data, or idx_folder for MNIST idx files "
-                        "(default digits)")
-    parser.add_argument("--data-folder", type=Path, default=argparse.SUPPRESS, metavar="PATH",
-                        help="folder searched recursively for the four MNIST idx files "
-                        "(train-/t10k-images-idx3-ubyte, train-/t10k-labels-idx1-ubyte, .gz or raw); "
-                        "required for idx_folder, an error otherwise")
-    parser.add_argument("--test-size", metavar="FLOAT", type=FRACTION,
-                        default=argparse.SUPPRESS,
-                        help="held-out fraction for bundled datasets, stratified (default 0.25); "
-                        "idx_folder uses the files' own train/t10k split")
+    data_flags.add_data_flags(parser)
     parser.add_argument("--model", choices=tuple(MODEL_DEFAULTS), default="logistic_regression",
                         help="classifier (default logistic_regression)")
     _add_model_flags(parser)
@@ -150,24 +141,12 @@ def resolve_params(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
              if model != args.model for d in defaults if d in given]
     if wrong:
         parser.error(f"not valid with --model {args.model}: {', '.join(wrong)}")
-    is_idx = args.dataset == data_sources.IDX_FOLDER
-    if is_idx and "data_folder" not in given:
-        parser.error("--dataset idx_folder requires --data-folder PATH")
-    if not is_idx and "data_folder" in given:
-        parser.error(f"--data-folder is only used with --dataset idx_folder, "
-                     f"not --dataset {args.dataset}")
-    if is_idx and "test_size" in given:
-        parser.error("--test-size only applies to bundled datasets; "
-                     "idx_folder uses the files' own train/t10k split")
+    data = data_flags.data_params(parser, args)
     params: dict[str, Any] = {"model": args.model}
     params.update({d: given.get(d, v) for d, v in MODEL_DEFAULTS[args.model].items()})
     if args.model == "logistic_regression":
         params["C"] = 1.0 / params["regularization"]
-    params.update(seed=args.seed, dataset=args.dataset)
-    if is_idx:
-        params["data_folder"] = str(args.data_folder)
-    else:
-        params["test_size"] = given.get("test_size", DEFAULT_TEST_SIZE)
+    params.update(seed=args.seed, **data)
     return params
 
 
@@ -269,23 +248,25 @@ def count_classes(split: data_sources.Split) -> int:
     return len(np.unique(np.concatenate([split.y_train, split.y_test])))
 
 
-def load(params: dict[str, Any]) -> tuple[data_sources.Split, float]:
-    """Load the split named by params; return it and the seconds it took."""
+def load(params: dict[str, Any], cache_dir: Path | None = None) -> tuple[data_sources.Split, float]:
+    """Load the split named by params (parsed arrays cached in cache_dir); return it and the seconds it took."""
     start = time.perf_counter()
-    split = data_sources.load_dataset(params["dataset"], params.get("data_folder"),
-                                      params.get("test_size", DEFAULT_TEST_SIZE), params["seed"])
+    split = data_sources.load(data_flags.data_spec(params, params["seed"], cache_dir))
     seconds = time.perf_counter() - start
     n_classes = count_classes(split)
-    log.info("Loaded %s: %d train / %d test, %d features, %d classes in %.2f s", params["dataset"],
-             len(split.y_train), len(split.y_test), split.X_train.shape[1], n_classes, seconds)
+    log.info("Loaded %s: %d train / %d test, %d features, %d classes in %.2f s (data cache %s)", params["dataset"],
+             len(split.y_train), len(split.y_test), split.X_train.shape[1], n_classes, seconds, split.cache)
     return split, seconds
 
 
-def train_and_evaluate(params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
-    """Load, fit, evaluate and write model, fingerprint and (last) metrics; return the metrics."""
+def train_and_evaluate(params: dict[str, Any], output_dir: Path, cache_dir: Path | None = None,
+                       preview: bool = False) -> dict[str, Any]:
+    """Load, fit, evaluate and write model, fingerprint, pictures and (last) metrics; return the metrics."""
+    split, load_seconds = load(params, cache_dir)  # before importing scikit-learn: data errors answer at once
     from sklearn.metrics import accuracy_score, f1_score
 
-    split, load_seconds = load(params)
+    if split.class_names is not None:
+        params["class_names"] = list(split.class_names)
     n_classes = count_classes(split)
     estimator, name = build_estimator(params, n_classes)
     fit_seconds, n_convergence = fit(estimator, split.X_train, split.y_train)
@@ -296,6 +277,7 @@ def train_and_evaluate(params: dict[str, Any], output_dir: Path) -> dict[str, An
         "f1_macro": float(f1_score(split.y_test, predicted, average="macro")),
         "fit_seconds": round(fit_seconds, 4),
         "load_seconds": round(load_seconds, 4),
+        "data_cache": split.cache,
         "n_train": len(split.y_train),
         "n_test": len(split.y_test),
         "n_features": int(split.X_train.shape[1]),
@@ -307,6 +289,7 @@ def train_and_evaluate(params: dict[str, Any], output_dir: Path) -> dict[str, An
     metrics.update(params=params, estimator=name, model_file=MODEL_FILE)
     write_model(output_dir / MODEL_FILE, estimator)
     write_json(output_dir / FINGERPRINT_FILE, data_sources.fingerprint(split))
+    pictures.save_pictures(split, predicted, output_dir, preview, atomic_write)
     write_json(output_dir / METRICS_FILE, metrics)
     return metrics
 
@@ -324,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         parser.error(f"cannot use --output-dir {args.output_dir}: {exc.strerror or exc}")
     try:
-        metrics = train_and_evaluate(params, args.output_dir)
+        metrics = train_and_evaluate(params, args.output_dir, args.cache_dir, args.preview)
     except (data_sources.DataSourceError, idx_format.IdxFormatError) as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2

@@ -27,12 +27,18 @@ class CliRun:
         return self.stdout + self.stderr
 
 
-def run_cli(cwd: Path, *args: str, registry: Path | None = None, timeout: float = 300) -> CliRun:
-    """Run run.py in ``cwd``; the registry always goes under ``cwd`` unless ``args`` set it."""
+def run_cli(cwd: Path, *args: str, registry: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None) -> CliRun:
+    """Run run.py in ``cwd``; the registry always goes under ``cwd`` unless ``args`` set it.
+
+    The user cache folder (MNIST files, parsed data) is ``XDG_CACHE_HOME=<cwd>/.cache`` so no test
+    writes to the real home; ``env`` adds or overrides variables of the child process.
+    """
     argv = list(args)
     if not any(a.startswith("registration.registry_dir=") for a in argv) and "--cfg" not in argv:
         argv.append(f"registration.registry_dir={registry or cwd / 'registry'}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")},
+           "XDG_CACHE_HOME": str(cwd / ".cache"), **(env or {})}
     proc = subprocess.run(
         [sys.executable, str(RUN_PY), *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

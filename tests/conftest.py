@@ -21,3 +21,12 @@ def compose_cfg() -> Iterator[Callable[..., DictConfig]]:
     with initialize_config_dir(config_dir=str(config.CONFIG_DIR), version_base="1.3"):
         yield lambda *overrides: compose(config_name=config.PRIMARY_CONFIG, overrides=list(overrides))
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _matplotlib_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Child processes keep matplotlib's font cache in one session folder: built once, never in the home."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mplconfig")))
+    yield
+    patch.undo()

@@ -29,6 +29,8 @@ class RunScript:
     log_name: str = "user_logs/std_log.txt"
     log_lines: list[str] = field(default_factory=lambda: [f"line {i}" for i in range(1, 31)])
     error: str | None = None
+    # Statuses before ``status``: get_status() returns timeline[k] after k FakeCloud.tick() calls.
+    timeline: list[str] = field(default_factory=list)
 
 
 class FakeModel:
@@ -44,6 +46,7 @@ class FakeRun:
     def __init__(self, cloud: FakeCloud, run_id: str, script: RunScript) -> None:
         self.cloud, self.id, self.script = cloud, run_id, script
         self.calls: list[tuple[str, Any]] = []
+        self.step = 0  # poll rounds (FakeCloud.tick) since submit
 
     def get_portal_url(self) -> str:
         return PORTAL + self.id
@@ -53,7 +56,8 @@ class FakeRun:
         return {"status": self.script.status}
 
     def get_status(self) -> str:
-        return self.script.status
+        timeline = self.script.timeline
+        return timeline[self.step] if self.step < len(timeline) else self.script.status
 
     def get_details(self) -> dict[str, Any]:
         return {"error": {"error": {"message": self.script.error}}} if self.script.error else {}
@@ -86,10 +90,22 @@ class FakeRun:
 class FakeWorkspace:
     """A workspace object as the SDK returns it (the attributes the backend and datastore read)."""
 
-    def __init__(self, name: str, subscription_id: str, resource_group: str) -> None:
+    def __init__(self, name: str, subscription_id: str, resource_group: str, cloud: FakeCloud | None = None) -> None:
         self.name, self.subscription_id, self.resource_group = name, subscription_id, resource_group
         self._auth = None
         self.service_context = None
+        self.cloud = cloud
+
+    def get_run(self, run_id: str) -> FakeRun:
+        """Workspace.get_run: the submitted run with this id (AzureMLException when unknown)."""
+        assert self.cloud is not None
+        self.cloud.reopened.append(run_id)
+        found = [run for run in self.cloud.runs if run.id == run_id and run_id not in self.cloud.deleted]
+        if not found:
+            from azureml.exceptions import AzureMLException
+
+            raise AzureMLException(f"RunNotFound: run {run_id} was not found in workspace {self.name}")
+        return found[0]
 
     def get_default_datastore(self) -> Any:
         from azureml.data.azure_storage_datastore import AzureBlobDatastore
@@ -105,6 +121,7 @@ class Submission:
     config: Any
     tags: dict[str, str]
     files: dict[str, bytes]
+    tick: int = 0  # FakeCloud.ticks when it was submitted
 
 
 class FakeCloud:
@@ -120,6 +137,10 @@ class FakeCloud:
         self.connects: list[dict[str, Any]] = []
         self.runs: list[FakeRun] = []
         self.run_script = RunScript()
+        self.scripts: list[RunScript] = []  # per submission, in order; then run_script for the rest
+        self.reopened: list[str] = []  # Workspace.get_run calls
+        self.deleted: set[str] = set()  # run ids get_run no longer finds
+        self.ticks = 0
         self.connect_error: BaseException | None = None
         self.provisioning_state = "Succeeded"
         self.real = load_sdk()
@@ -193,14 +214,21 @@ class FakeCloud:
         self.connects.append({"how": how, **details})
         if self.connect_error is not None:
             raise self.connect_error
-        return FakeWorkspace("ws", "00000000-1111-2222-3333-444444444444", "rg")
+        return FakeWorkspace("ws", "00000000-1111-2222-3333-444444444444", "rg", cloud=self)
+
+    def tick(self, seconds: float = 0.0) -> None:
+        """One poll interval passes (use as the backend's sleep): every run moves one step along its timeline."""
+        self.ticks += 1
+        for run in self.runs:
+            run.step += 1
 
     def submit(self, experiment: str, config: Any, tags: dict[str, str]) -> FakeRun:
         """Experiment.submit: keep the snapshot's files (the folder is deleted afterwards)."""
         folder = Path(config.source_directory)
         files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-        self.submissions.append(Submission(experiment, config, tags, files))
-        run = FakeRun(self, f"{experiment}_{len(self.submissions)}", self.run_script)
+        self.submissions.append(Submission(experiment, config, tags, files, tick=self.ticks))
+        script = self.scripts.pop(0) if self.scripts else self.run_script
+        run = FakeRun(self, f"{experiment}_{len(self.submissions)}", script)
         self.runs.append(run)
         return run
 

@@ -11,7 +11,12 @@ from runner.config import CONFIG_DIR
 from runner.validate import validate
 
 # Values a group option cannot compose without (a required path).
-REQUIRED = {("dataset", "idx_folder"): ["dataset.path=/data/mnist"]}
+REQUIRED = {
+    ("dataset", "idx_folder"): ["dataset.path=/data/mnist"],
+    ("dataset", "csv"): ["dataset.path=/data/table.csv", "dataset.target=label"],
+    # a workspace dataset needs a workspace: compute=local is refused (see test_validate)
+    ("dataset", "registered"): ["dataset.dataset_name=mnist_opendataset", "compute=local_tracked"],
+}
 COMPUTE = {
     "local": ("local", "local"),
     "local_tracked": ("local_tracked", "local"),

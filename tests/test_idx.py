@@ -241,8 +241,10 @@ def test_folder_missing_or_not_a_folder(tmp_path: Path) -> None:
 
 
 def test_unknown_name_and_folder_for_bundled(tmp_path: Path) -> None:
-    expected = r"unknown dataset 'mnist'; valid datasets: digits, iris, wine, idx_folder"
+    expected = r"unknown dataset 'cifar'; valid datasets: digits, iris, wine, idx_folder, mnist, csv"
     with pytest.raises(DataSourceError, match=expected):
+        load_dataset("cifar")
+    with pytest.raises(DataSourceError, match=r"dataset mnist needs a data folder"):
         load_dataset("mnist")
     with pytest.raises(DataSourceError, match=r"takes no data folder"):
         load_dataset("digits", tmp_path)

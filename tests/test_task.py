@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ TRAIN = TASKS / "train.py"
 METRIC_KEYS = {"accuracy", "f1_macro", "fit_seconds", "load_seconds", "n_train", "n_test",
                "n_features", "n_classes", "params", "model_file", "estimator"}
 TIMINGS = {"fit_seconds", "load_seconds"}
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -55,7 +57,8 @@ def test_help_describes_every_flag(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for flag in ("--dataset", "--data-folder", "--test-size", "--model", "--regularization", "--solver",
                  "--max-iter", "--kernel", "--penalty", "--gamma", "--degree", "--n-estimators",
-                 "--max-depth", "--min-samples-leaf", "--n-jobs", "--seed", "--output-dir"):
+                 "--max-depth", "--min-samples-leaf", "--n-jobs", "--seed", "--output-dir",
+                 "--data-file", "--target", "--features", "--cache-dir", "--preview"):
         assert flag in proc.stdout
     assert "idx_folder" in proc.stdout and "newton-cholesky" in proc.stdout
     assert not list(tmp_path.iterdir())  # --help writes nothing
@@ -65,9 +68,11 @@ def test_digits_default_run(tmp_path: Path) -> None:
     proc = run_train(tmp_path, "--regularization", "0.5")
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "outputs"
-    assert sorted(p.name for p in out.iterdir()) == ["data_fingerprint.json", "metrics.json", "model.joblib"]
+    pictures = ["confusion_matrix.png"] if HAS_MATPLOTLIB else []  # digits are images
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["data_fingerprint.json", "metrics.json", "model.joblib", *pictures])
     metrics = read_metrics(out)
-    assert METRIC_KEYS <= set(metrics)
+    assert METRIC_KEYS <= set(metrics) and metrics["data_cache"] == "off"
     assert metrics["accuracy"] >= 0.95 and metrics["f1_macro"] >= 0.95
     sizes = (metrics["n_train"], metrics["n_test"], metrics["n_features"], metrics["n_classes"])
     assert sizes == (1347, 450, 64, 10)
@@ -155,7 +160,12 @@ def test_same_seed_same_metrics(tmp_path: Path) -> None:
         (("--test-size", "1.5"), ("argument --test-size: must be in (0, 1), got 1.5",)),
         (("--model", "svm", "--gamma", "-2"), ("argument --gamma",)),
         (("--model", "random_forest", "--n-estimators", "0"), ("argument --n-estimators: must be >= 1",)),
-        (("--dataset", "mnist"), ("argument --dataset: invalid choice: 'mnist'",)),
+        (("--dataset", "cifar"), ("argument --dataset: invalid choice: 'cifar'",)),
+        (("--dataset", "mnist"), ("--dataset mnist requires --data-folder PATH",)),
+        (("--dataset", "csv", "--data-file", "t.csv"), ("--dataset csv requires --data-file PATH --target NAME",)),
+        (("--dataset", "iris", "--target", "y"), ("--target is only used with --dataset csv, not --dataset iris",)),
+        (("--dataset", "mnist", "--data-folder", ".", "--data-file", "t.csv"),
+         ("--data-file is only used with --dataset csv, not --dataset mnist",)),
         (("--seed", "-1"), ("argument --seed: must be in [0, 2**32), got -1",)),
         (("--dataset", "idx_folder", "--data-folder", ".", "--test-size", "0.2"),
          ("--test-size only applies to bundled datasets",)),

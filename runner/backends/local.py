@@ -12,8 +12,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from runner import datasets
 from runner.backends.base import RegisteredModel, RunResult
-from runner.errors import ConfigError, DataError, TaskError
+from runner.errors import ConfigError, TaskError
 from runner.plan import OUTPUTS, Plan
 from runner.registry import LocalRegistry, RegistrationRequest
 
@@ -37,6 +38,7 @@ class LocalBackend:
     def run(self, plan: Plan) -> RunResult:
         """Run the task to completion; TaskError carries its error line or the tail of its log."""
         run_dir = Path(plan.run_dir)
+        datasets.prepare_local(plan.dataset)  # local data exists; the MNIST cache is filled (or a DataError)
         _check_inputs(plan, run_dir)
         log.info("Running %s locally in %s", plan.script, run_dir)
         started = time.perf_counter()
@@ -56,13 +58,7 @@ class LocalBackend:
 
 
 def _check_inputs(plan: Plan, run_dir: Path) -> None:
-    folder = plan.data_folder
-    if folder is not None and not Path(folder).is_dir():
-        raise DataError(
-            f"dataset.path: the data folder {folder} does not exist or is not a folder; "
-            "set dataset.path=<folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-            "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (any depth below it)>."
-        )
+    # The data itself is checked by datasets.prepare_local (per source); here: the run folder.
     if (run_dir / OUTPUTS / "metrics.json").exists():
         raise ConfigError(
             f"The run folder {run_dir} already holds a finished run; it is kept as it is. "

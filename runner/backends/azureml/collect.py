@@ -33,7 +33,13 @@ def submitted(plan: Plan, run: Any, url: str, started: float) -> RunResult:
     """The result of ``compute.wait=false``: submitted, nothing collected (the app then skips registration)."""
     log.info("Not waiting (compute.wait=false); follow the run at %s", url)
     return RunResult(backend="azureml", status=SUBMITTED, run_dir=Path(plan.run_dir), metrics={},
-                     duration_seconds=time.monotonic() - started, url=url, remote_run=run)
+                     duration_seconds=time.monotonic() - started, url=url, run_id=run_id(run), remote_run=run)
+
+
+def run_id(run: Any) -> str | None:
+    """The run's id (kept in the job's record so the run can be found again)."""
+    value = getattr(run, "id", None)
+    return str(value) if value else None
 
 
 def wait_and_collect(sdk: Sdk, run: Any, plan: Plan, url: str, started: float) -> RunResult:
@@ -48,12 +54,17 @@ def wait_and_collect(sdk: Sdk, run: Any, plan: Plan, url: str, started: float) -
         raise
     if status != COMPLETED:
         raise TaskError(failure_message(sdk, run, status, url, run_dir))
+    return download_outputs(sdk, run, run_dir, url, time.monotonic() - started)
+
+
+def download_outputs(sdk: Sdk, run: Any, run_dir: Path, url: str, duration: float) -> RunResult:
+    """Download a completed run's ``outputs/`` into ``run_dir`` and read its metrics (TaskError if missing)."""
     log.info("Run %s completed; downloading %s/ into %s", getattr(run, "id", "?"), OUTPUTS, run_dir)
     with translate(sdk, "Downloading the run's outputs", f"Find them in Azure ML studio: {url}"):
         remote_metrics = run.get_metrics()
         run_dir.mkdir(parents=True, exist_ok=True)
         run.download_files(prefix=OUTPUTS, output_directory=str(run_dir))
-    return read_outputs(run_dir, remote_metrics, time.monotonic() - started, url, run)
+    return read_outputs(run_dir, remote_metrics, duration, url, run)
 
 
 def read_outputs(run_dir: Path, remote_metrics: dict[str, Any], duration: float, url: str, run: Any) -> RunResult:
@@ -72,7 +83,7 @@ def read_outputs(run_dir: Path, remote_metrics: dict[str, Any], duration: float,
     return RunResult(
         backend="azureml", status="completed", run_dir=run_dir, metrics=metrics,
         params=dict(record.get("params", {})), model_file=model_file if model_file.exists() else None,
-        data_fingerprint=fingerprint, duration_seconds=duration, url=url, remote_run=run,
+        data_fingerprint=fingerprint, duration_seconds=duration, url=url, run_id=run_id(run), remote_run=run,
     )
 
 

@@ -17,6 +17,7 @@ from runner.backends.azureml import (
     data,
     environment,
     snapshot,
+    tracking,
     workspace,
 )
 from runner.backends.azureml._sdk import Sdk, load_sdk, translate
@@ -69,8 +70,14 @@ def target_label(cfg: schema.AmlComputeConfig | schema.LocalTrackedComputeConfig
     return "azureml:local (this machine)"
 
 
-def run_plan(plan: Plan, cwd: Path, environ: Mapping[str, str], sdk: Sdk | None) -> RunResult:
-    """Check, sign in, prepare, submit and (unless compute.wait=false) wait and collect."""
+def run_plan(plan: Plan, cwd: Path, environ: Mapping[str, str], sdk: Sdk | None,
+             cache: tracking.RunCache | None = None, poller: tracking.Poller | None = None) -> RunResult:
+    """Check, sign in, prepare, submit and (unless compute.wait=false) wait and collect.
+
+    A sweep job first waits while ``sweep.max_concurrent`` runs of its sweep are in flight; ``cache``
+    keeps the submitted run so later jobs of this process need not re-open it.
+    """
+    cache = cache if cache is not None else tracking.SHARED_CACHE
     source = workspace.preflight(plan.azure, cwd, environ)
     data_input = local_checks(plan, cwd)
     sdk = sdk or load_sdk(plan.azure.telemetry)
@@ -84,7 +91,9 @@ def run_plan(plan: Plan, cwd: Path, environ: Mapping[str, str], sdk: Sdk | None)
         if data_input is not None:
             arguments = data.with_input(plan.argv, data_input.flag, data_input.consumption(sdk, ws))
         src = script_run_config(sdk, Submission(Path(folder), plan.script, arguments, target, env))
+        tracking.wait_for_slot(sdk, ws, plan, cache, poller or tracking.Poller())
         run, started = submit(sdk, ws, plan, src, run_tags(plan, workspace.secret_values(environ)))
+    cache.add(run)
     url = collect.portal_url(sdk, run)
     log.info("Submitted run %s to experiment %s: %s", getattr(run, "id", "?"), plan.experiment_name, url)
     if not plan.compute.wait:
