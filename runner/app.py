@@ -29,6 +29,7 @@ from runner.validate import RunConfig, validate
 config.setup()
 
 log = logging.getLogger(__name__)
+DATA_LOCATION_FIELDS = ("path", "cache_dir", "mode")
 
 
 def main(cfg: DictConfig) -> float | None:
@@ -136,8 +137,14 @@ def threads_per_job(cores: int, n_jobs: int) -> int:
 
 
 def _hashed_sections(run: RunConfig) -> dict[str, Any]:
-    """The parts of the config that decide the trained model: data, model and seed."""
-    return {"dataset": dataclasses.asdict(run.dataset), "model": dataclasses.asdict(run.model), "seed": run.seed}
+    """What decides the trained model: the data source's identity, the model and the seed.
+
+    Where the data sits on this machine (paths, caches) and how a remote run mounts it are left
+    out, so the same experiment hashes alike on every machine; the data's content is recorded
+    separately (the data fingerprint and the ``data_sha256`` tag).
+    """
+    dataset = {k: v for k, v in dataclasses.asdict(run.dataset).items() if k not in DATA_LOCATION_FIELDS}
+    return {"dataset": dataset, "model": dataclasses.asdict(run.model), "seed": run.seed}
 
 
 def _log_to_file(path: Path) -> logging.Handler:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import datasets, schema
+from runner.outputs import OUTPUTS
 from runner.validate import RunConfig
 
 TASK_SCRIPT = "train.py"
-OUTPUTS = "outputs"  # the folder Azure ML uploads after a run; the task writes there
 # Flags whose config key differs from the task's argv name, for fields without ``schema.FLAG`` metadata.
 FLAG_NAMES = {"path": "--data-folder"}
 # The flags whose value is the task's data (a folder or a file): made absolute here, and replaced by

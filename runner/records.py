@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from runner.backends.base import RegisteredModel, RunResult
 from runner.config import TASKS_DIR
 from runner.jsonio import write_json
+from runner.outputs import OUTPUTS, read_fingerprint
 from runner.plan import Plan, build_plan
 from runner.validate import validate
 
@@ -86,8 +87,7 @@ def read_record(run_dir: Path) -> dict[str, Any] | None:
 
 def result_from_record(run_dir: Path, record: dict[str, Any]) -> RunResult:
     """Rebuild a RunResult from a job's record, e.g. to register a sweep's best job afterwards."""
-    fingerprint_path = run_dir / "outputs" / "data_fingerprint.json"
-    fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.exists() else {}
+    fingerprint = read_fingerprint(run_dir / OUTPUTS)
     model_file = record.get("model_file")
     return RunResult(
         backend=str(record.get("backend", "local")),

@@ -94,3 +94,13 @@ def test_backend_only_fields_stay_out_of_argv(compose_cfg) -> None:
     plan = _plan(compose_cfg, "dataset=idx_folder", "dataset.path=/d", "dataset.mode=mount")
     assert "--mode" not in plan.argv and "mount" not in plan.argv
     assert plan.dataset.mode == "mount"
+
+
+def test_config_hash_ignores_where_the_data_sits(compose_cfg) -> None:
+    from runner.app import _hashed_sections
+
+    here = validate(compose_cfg("dataset=idx_folder", "dataset.path=/a/mnist"))
+    there = validate(compose_cfg("dataset=idx_folder", "dataset.path=/b/mnist", "dataset.mode=mount"))
+    other = validate(compose_cfg("dataset=idx_folder", "dataset.path=/a/mnist", "model.regularization=0.2"))
+    assert _hashed_sections(here) == _hashed_sections(there)
+    assert _hashed_sections(here) != _hashed_sections(other)

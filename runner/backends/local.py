@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -10,12 +9,12 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
 
 from runner import datasets
 from runner.backends.base import RegisteredModel, RunResult
 from runner.errors import ConfigError, TaskError
-from runner.plan import OUTPUTS, Plan
+from runner.outputs import OUTPUTS, read_outputs
+from runner.plan import Plan
 from runner.registry import LocalRegistry, RegistrationRequest
 
 log = logging.getLogger(__name__)
@@ -100,22 +99,14 @@ def _failure_message(plan: Plan, code: int, tail: list[str], log_path: Path) -> 
 
 
 def _collect(outputs: Path, run_dir: Path, duration: float) -> RunResult:
-    metrics_path = outputs / "metrics.json"
-    try:
-        record: dict[str, Any] = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise TaskError(f"The task finished but {metrics_path} is missing or unreadable ({err}).") from None
-    fingerprint_path = outputs / "data_fingerprint.json"
-    fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.exists() else {}
-    metrics = {k: float(v) for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    model_file = outputs / str(record.get("model_file", "model.joblib"))
+    found = read_outputs(outputs, "The task finished")
     return RunResult(
         backend="local",
         status="completed",
         run_dir=run_dir,
-        metrics=metrics,
-        params=dict(record.get("params", {})),
-        model_file=model_file if model_file.exists() else None,
-        data_fingerprint=fingerprint,
+        metrics=found.metrics,
+        params=found.params,
+        model_file=found.model_file,
+        data_fingerprint=found.fingerprint,
         duration_seconds=duration,
     )

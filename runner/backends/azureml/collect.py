@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -11,7 +10,8 @@ from typing import Any
 from runner.backends.azureml._sdk import Sdk, short_message, translate
 from runner.backends.base import RunResult
 from runner.errors import TaskError
-from runner.plan import OUTPUTS, Plan
+from runner.outputs import OUTPUTS, numeric, read_outputs
+from runner.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -64,31 +64,18 @@ def download_outputs(sdk: Sdk, run: Any, run_dir: Path, url: str, duration: floa
         remote_metrics = run.get_metrics()
         run_dir.mkdir(parents=True, exist_ok=True)
         run.download_files(prefix=OUTPUTS, output_directory=str(run_dir))
-    return read_outputs(run_dir, remote_metrics, duration, url, run)
+    return result_from_outputs(run_dir, remote_metrics, duration, url, run)
 
 
-def read_outputs(run_dir: Path, remote_metrics: dict[str, Any], duration: float, url: str, run: Any) -> RunResult:
+def result_from_outputs(run_dir: Path, remote_metrics: dict[str, Any], duration: float, url: str, run: Any) -> RunResult:
     """Build the RunResult from ``<run_dir>/outputs`` (metrics.json wins over metrics logged to the run)."""
-    outputs = run_dir / OUTPUTS
-    metrics_path = outputs / "metrics.json"
-    try:
-        record: dict[str, Any] = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise TaskError(f"The run completed but {metrics_path} is missing or unreadable ({err}); see {url}.") from None
-    fingerprint_path = outputs / "data_fingerprint.json"
-    fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.exists() else {}
-    metrics = {k: float(v) for k, v in remote_metrics.items() if _is_number(v)}
-    metrics.update({k: float(v) for k, v in record.items() if _is_number(v)})
-    model_file = outputs / str(record.get("model_file", "model.joblib"))
+    found = read_outputs(run_dir / OUTPUTS, f"The run completed (see {url})")
+    metrics = {**numeric(remote_metrics), **found.metrics}
     return RunResult(
         backend="azureml", status="completed", run_dir=run_dir, metrics=metrics,
-        params=dict(record.get("params", {})), model_file=model_file if model_file.exists() else None,
-        data_fingerprint=fingerprint, duration_seconds=duration, url=url, run_id=run_id(run), remote_run=run,
+        params=found.params, model_file=found.model_file, data_fingerprint=found.fingerprint,
+        duration_seconds=duration, url=url, run_id=run_id(run), remote_run=run,
     )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def failure_message(sdk: Sdk, run: Any, status: str, url: str, run_dir: Path) -> str:
