@@ -188,13 +188,12 @@ def _download(cache_dir: Path) -> None:
         raise DataError(f"dataset.cache_dir: cannot create a folder next to {cache_dir} ({err.strerror or err}); "
                         "choose a writable dataset.cache_dir.") from None
     try:
-        os.environ.setdefault("HBI_WORKSPACE_JOB", "true")  # keeps the SDK's telemetry off
         log.info("Downloading MNIST (about 11 MB) from Azure Open Datasets into %s ...", cache_dir)
         started = time.perf_counter()
         try:
-            from azureml.opendatasets import MNIST
+            from runner.backends.azureml.open_datasets import download_mnist
 
-            MNIST.get_file_dataset(enable_telemetry=False).download(target_path=str(partial), overwrite=False)
+            download_mnist(partial)
         except Exception as err:  # noqa: BLE001 - the SDK raises many unrelated types; none leaves a cache
             first = (str(err).strip().splitlines() or [""])[0][:300]
             raise DataError(f"Downloading MNIST from Azure Open Datasets failed ({type(err).__name__}: {first}); "
