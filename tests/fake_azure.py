@@ -1,8 +1,10 @@
-"""A fake Azure ML cloud boundary: Workspace, Experiment, ComputeTarget (lookup/create), Run, the datastore upload.
+"""A fake Azure ML cloud boundary: Workspace, Experiment, ComputeTarget (lookup/create), Run, the datastore upload,
+and the workspace's dataset registry (``Dataset.get_by_name`` / ``Dataset.get_all``).
 
 Everything else the backend builds is the real azureml-core object: ScriptRunConfig, Environment,
 CondaDependencies, AmlCompute provisioning configuration, FileDataset and its consumption config,
-ResourceConfiguration, the authentication objects. Compute targets are real ``AmlCompute``
+ResourceConfiguration, the authentication objects, Open Datasets' MNIST FileDataset. Registered datasets are
+real FileDatasets (``Dataset.File.from_files`` on the fake datastore). Compute targets are real ``AmlCompute``
 instances whose cloud-facing methods are replaced, so ScriptRunConfig treats them as real ones.
 """
 
@@ -143,7 +145,24 @@ class FakeCloud:
         self.ticks = 0
         self.connect_error: BaseException | None = None
         self.provisioning_state = "Succeeded"
+        # Registered datasets: name -> {version: dataset}; every get_by_name / get_all call is recorded.
+        self.datasets: dict[str, dict[int, Any]] = {}
+        self.dataset_lookups: list[tuple[str, Any]] = []
+        self.dataset_listings = 0
+        self.listing_error: BaseException | None = None
         self.real = load_sdk()
+
+    def register_dataset(self, name: str, version: int = 1, path: str = "registered/files/",
+                         tabular: bool = False) -> Any:
+        """Put a dataset into the workspace's registry (a real FileDataset, or TabularDataset, built offline)."""
+        datastore = FakeWorkspace("ws", "sub", "rg").get_default_datastore()
+        if tabular:
+            dataset = self.real.Dataset.Tabular.from_delimited_files(path=(datastore, path), validate=False,
+                                                                     infer_column_types=False)
+        else:
+            dataset = self.real.Dataset.File.from_files(path=(datastore, path), validate=False)
+        self.datasets.setdefault(name, {})[version] = dataset
+        return dataset
 
     def add_cluster(self, name: str = "cpu-cluster", *, vm_size: str = "STANDARD_D2_V2",
                     vm_priority: str = "Dedicated", min_nodes: int = 0, max_nodes: int = 4,
@@ -204,10 +223,36 @@ class FakeCloud:
                 return cloud.submit(self.name, config, dict(tags or {}))
 
         def upload_directory(**kwargs: Any) -> None:
-            cloud.uploads.append(kwargs)
+            folder = Path(kwargs["src_dir"])  # read now: a one-file upload's folder is deleted afterwards
+            files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+            cloud.uploads.append({**kwargs, "files": files})
+
+        class Dataset(self.real.Dataset):  # File / Tabular factories stay real
+            @staticmethod
+            def get_by_name(workspace: Any, name: str, version: Any = "latest") -> Any:
+                return cloud.get_dataset(name, version)
+
+            @staticmethod
+            def get_all(workspace: Any) -> dict[str, Any]:
+                cloud.dataset_listings += 1
+                if cloud.listing_error is not None:
+                    raise cloud.listing_error
+                return {name: versions[max(versions)] for name, versions in cloud.datasets.items()}
 
         return dataclasses.replace(self.real, Workspace=Workspace, Experiment=Experiment,
-                                   ComputeTarget=ComputeTarget, upload_directory=upload_directory)
+                                   ComputeTarget=ComputeTarget, upload_directory=upload_directory, Dataset=Dataset)
+
+    def get_dataset(self, name: str, version: Any) -> Any:
+        """Dataset.get_by_name: the SDK's UserErrorException (its 404 message) when name or version is missing."""
+        self.dataset_lookups.append((name, version))
+        versions = self.datasets.get(name, {})
+        number = max(versions, default=None) if version == "latest" else int(version)
+        if number not in versions:
+            from azureml.exceptions import UserErrorException
+
+            suffix = "" if version == "latest" else f" (version: {version})"
+            raise UserErrorException(f'Cannot find dataset registered with name "{name}"{suffix} in the workspace.')
+        return versions[number]
 
     def connect(self, how: str, details: dict[str, Any]) -> FakeWorkspace:
         """Workspace.from_config / Workspace.get."""

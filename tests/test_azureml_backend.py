@@ -112,15 +112,24 @@ def test_script_run_config_matches_the_plan_except_the_data_input(cloud, backend
 
 def test_mount_mode_and_bundled_data(cloud, backend, compose_cfg, tmp_path) -> None:
     data = write_idx_folder(tmp_path / "mnist")
-    backend.run(make_plan(compose_cfg, tmp_path, "compute=local_tracked", "dataset=idx_folder",
+    backend.run(make_plan(compose_cfg, tmp_path, "compute=cpu_cluster", "dataset=idx_folder",
                           f"dataset.path={data}", "dataset.mode=mount"))
     mounted = cloud.submissions[0].config
-    assert mounted.run_config.target == "local"
     assert [a.mode for a in mounted.arguments if not isinstance(a, str)] == ["mount"]
     plan = make_plan(compose_cfg, tmp_path, "compute=cpu_cluster")
     backend.run(plan)
     assert cloud.submissions[1].config.arguments == list(plan.argv)
     assert len(cloud.uploads) == 1  # bundled data: no upload
+
+
+def test_local_tracked_reads_the_local_folder(cloud, backend, compose_cfg, tmp_path) -> None:
+    data = write_idx_folder(tmp_path / "mnist")
+    plan = make_plan(compose_cfg, tmp_path, "compute=local_tracked", "dataset=idx_folder", f"dataset.path={data}",
+                     "dataset.mode=mount")
+    backend.run(plan)
+    src = cloud.submissions[0].config
+    assert src.run_config.target == "local" and src.arguments == list(plan.argv)  # the run executes here
+    assert str(data) in src.arguments and cloud.uploads == []
 
 
 def test_snapshot_holds_only_the_task_files(cloud, backend, compose_cfg, tmp_path) -> None:

@@ -82,20 +82,39 @@ def test_dry_run_without_config_json_and_local_tracked(compose_cfg, tmp_path) ->
     assert "a real run would stop at:" in text and "No Azure ML workspace config found" in text
 
 
-def test_dry_run_opens_no_socket(compose_cfg, tmp_path, monkeypatch) -> None:
+NO_SOCKET_SOURCES = {
+    "idx_folder": ("dataset=idx_folder", "dataset.path={data}", "dataset.mode=mount"),
+    "mnist": ("dataset=mnist", "dataset.cache_dir={tmp}/mnist-cache"),
+    "mnist_mount": ("dataset=mnist", "dataset.cache_dir={tmp}/mnist-cache", "dataset.mode=mount"),
+    "csv": ("dataset=csv", "dataset.path={tmp}/wine.csv", "dataset.target=label"),
+    "registered": ("dataset=registered", "dataset.dataset_name=mnist_opendataset", "dataset.version=2"),
+    "bundled": ("dataset=wine",),
+}
+NO_SOCKET_TEXT = {
+    "idx_folder": "mode mount (as_mount())", "mnist": "Azure Open Datasets MNIST FileDataset, as_download()",
+    "mnist_mount": "Azure Open Datasets MNIST FileDataset, as_mount()", "csv": "Dataset.File.from_files(",
+    "registered": "resolved at submit time", "bundled": "bundled with scikit-learn, no data input",
+}
+
+
+@pytest.mark.parametrize("source", sorted(NO_SOCKET_SOURCES))
+def test_dry_run_opens_no_socket(compose_cfg, tmp_path, monkeypatch, source) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"network use in a dry run: {args!r}")
 
     write_workspace_config(tmp_path)
     data = write_idx_folder(tmp_path / "mnist")
-    plan = make_plan(compose_cfg, tmp_path, "compute=cpu_cluster", "dataset=idx_folder", f"dataset.path={data}",
-                     "dataset.mode=mount")
+    (tmp_path / "wine.csv").write_text("a,label\n1,x\n2,y\n")
+    overrides = [o.format(data=data, tmp=tmp_path) for o in NO_SOCKET_SOURCES[source]]
+    plan = make_plan(compose_cfg, tmp_path, "compute=cpu_cluster", *overrides)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     text = AzureMLBackend(cwd=tmp_path, environ=dict(SP_ENV)).describe(plan)  # loads the real SDK
-    assert "mode mount (as_mount())" in text and '"target": "cpu-cluster"' in text
+    assert NO_SOCKET_TEXT[source] in text and '"target": "cpu-cluster"' in text
+    assert "a real run would stop at" not in text
+    assert not (tmp_path / "mnist-cache").exists()
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -87,10 +87,13 @@ def test_cpu_cluster_preset(compose_cfg) -> None:
 
 def test_mnist_tutorial_preset(compose_cfg) -> None:
     run = validate(compose_cfg("experiment=mnist_tutorial"))
-    assert run.dataset.name == "idx_folder"
+    assert isinstance(run.dataset, schema.MnistDatasetConfig)  # Azure Open Datasets, as tutorial 002
+    assert run.dataset.name == "mnist" and run.dataset.mode == "download"
     assert run.model.regularization == 0.5
     assert run.compute.name == "cpu-cluster"
+    assert run.experiment_name == "Tutorial-sklearn-mnist"
     assert run.registration.model_name == "sklearn_mnist"
+    assert dict(run.registration.tags) == {"area": "mnist", "type": "classification"}
 
 
 def test_iris_svm_preset(compose_cfg) -> None:

@@ -52,6 +52,8 @@ class Sdk:
     get_run_config_from_script_run: Callable[[Any], Any]
     serialize: Callable[[Any], dict[str, Any]]  # RunConfiguration -> plain dict, as submit sends it
     upload_directory: Callable[..., Any]  # Dataset.File.upload_directory
+    mnist_file_dataset: Callable[[], Any]  # Azure Open Datasets' MNIST FileDataset, built offline
+    offline_inputs: Callable[[Any], None]  # a RunConfiguration's data inputs as submit sends them, offline
 
 
 def quiet_telemetry(telemetry: bool) -> None:
@@ -106,7 +108,42 @@ def load_sdk(telemetry: bool = False) -> Sdk:
         get_run_config_from_script_run=get_run_config_from_script_run,
         serialize=_serialize_to_dict,
         upload_directory=Dataset.File.upload_directory,
+        mnist_file_dataset=_mnist_file_dataset,
+        offline_inputs=_offline_inputs,
     )
+
+
+def _mnist_file_dataset() -> Any:
+    """``MNIST.get_file_dataset(enable_telemetry=False)``: a FileDataset built offline (nothing is read)."""
+    try:
+        from azureml.opendatasets import MNIST
+    except ImportError as err:
+        raise SubmissionError(
+            f"dataset=mnist on Azure ML needs azureml-opendatasets, which cannot be imported ({err}). "
+            "Install the project's azure extra: pip install -e '.[azure]'."
+        ) from None
+    return MNIST.get_file_dataset(enable_telemetry=False)
+
+
+def _offline_inputs(run_config: Any) -> None:
+    """Do offline what submit does to a RunConfiguration's inputs: each DatasetConsumptionConfig argument
+    becomes the SDK's placeholder and an entry of ``run_config.data``. Only the dataset id stays unset:
+    submit saves an unsaved dataset to the workspace first (``_update_args_and_io``)."""
+    from azureml.core.runconfig import Data, DataLocation
+    from azureml.core.runconfig import Dataset as DatasetReference
+    from azureml.data.dataset_consumption_config import DatasetConsumptionConfig
+
+    for index, argument in enumerate(run_config.arguments or []):
+        if not isinstance(argument, DatasetConsumptionConfig):
+            continue
+        dataset = argument.dataset
+        reference = DatasetReference(dataset_id=dataset.id, dataset_name=dataset.name,
+                                     dataset_version=dataset.version)
+        run_config.data[argument.name] = Data(
+            data_location=DataLocation(dataset=reference), create_output_directories=False,
+            mechanism=argument.mode, environment_variable_name=argument.name,
+            path_on_compute=argument.path_on_compute, overwrite=False)
+        run_config.arguments[index] = DATASET_ARGUMENT_TEMPLATE.format(argument.name)
 
 
 def _optional_errors() -> list[type[BaseException]]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner import schema
+from runner import datasets, schema
 from runner.backends.azureml import compute, data, environment, snapshot, workspace
 from runner.backends.azureml._sdk import DATASET_ARGUMENT_TEMPLATE, TELEMETRY_ENV, Sdk
 from runner.backends.azureml.submit import Submission, script_run_config, target_label
@@ -43,7 +43,7 @@ def describe(sdk: Sdk, plan: Plan, cwd: Path, environ: Mapping[str, str]) -> str
         f"  registration {_registration_text(plan)}",
         *_snapshot_lines(plan, problems),
         RUN_CONFIG_HEADER,
-        textwrap.indent(run_configuration_json(sdk, plan, cwd), INDENT),
+        textwrap.indent(run_configuration_json(sdk, plan, cwd, problems), INDENT),
     ]
     if problems:
         lines.append("  a real run would stop at:")
@@ -72,7 +72,9 @@ def _environment_lines(sdk: Sdk, plan: Plan, cwd: Path, problems: list[str]) -> 
 
 
 def _source(plan: Plan) -> tuple[data.DataSource | None, str | None]:
-    """The plan's data input, or the reason it has none on Azure ML."""
+    """The plan's data input (None: bundled, or a local path local_tracked reads), or why it has none."""
+    if data.reads_local_path(plan.dataset, plan.compute):
+        return None, None
     try:
         return data.data_source(plan.dataset), None
     except RunnerError as err:
@@ -84,6 +86,10 @@ def _data_lines(plan: Plan, problems: list[str]) -> list[str]:
     if unsupported:
         problems.append(unsupported)
         return [f"  data         {plan.dataset.name}: no Azure ML data input (see below)"]
+    if data.reads_local_path(plan.dataset, plan.compute):
+        return [f"  data         {datasets.describe(plan.dataset)}",
+                (f"{INDENT}compute=local_tracked runs on this machine: the task reads this local path as it is "
+                 "(no upload, no data input); checked (an empty MNIST cache filled) before submitting")]
     if source is None:
         return [f"  data         {plan.dataset.name}: bundled with scikit-learn, no data input"]
     problem = source.problem()
@@ -120,17 +126,31 @@ def _snapshot_lines(plan: Plan, problems: list[str]) -> list[str]:
     return [head, *(f"{INDENT}{row}" for row in manifest.lines())]
 
 
-def run_configuration_json(sdk: Sdk, plan: Plan, cwd: Path) -> str:
-    """The RunConfiguration submit would send, as indented JSON (data inputs as the SDK's placeholders)."""
+def run_configuration_json(sdk: Sdk, plan: Plan, cwd: Path, problems: list[str] | None = None) -> str:
+    """The RunConfiguration submit would send, as indented JSON. An input that builds offline (Open
+    Datasets MNIST) goes in as the real DatasetConsumptionConfig and shows in ``data`` as submit sends it
+    (bar the dataset id); one made at submit time shows as the SDK's argv placeholder only."""
     source, _ = _source(plan)
     arguments: list[Any] = list(plan.argv)
     if source is not None:
-        arguments = data.with_input(plan.argv, source.flag, DATASET_ARGUMENT_TEMPLATE.format(data.INPUT_NAME))
+        arguments = data.with_input(plan.argv, source.flag, _offline_input(sdk, source, problems))
     target = plan.compute.name if isinstance(plan.compute, schema.AmlComputeConfig) else compute.LOCAL_TARGET
     src = script_run_config(sdk, Submission(Path(plan.source_dir), plan.script, arguments, target,
                                             _offline_environment(sdk, plan, cwd)))
     run_config = sdk.get_run_config_from_script_run(src)
+    sdk.offline_inputs(run_config)
     return json.dumps(sdk.serialize(run_config), indent=2, default=str)
+
+
+def _offline_input(sdk: Sdk, source: data.DataSource, problems: list[str] | None) -> Any:
+    """The source's real consumption config when it builds offline, else the SDK's argv placeholder."""
+    try:
+        built = source.offline_consumption(sdk)
+    except RunnerError as err:
+        if problems is not None:
+            problems.append(str(err))
+        built = None
+    return built if built is not None else DATASET_ARGUMENT_TEMPLATE.format(source.input_name)
 
 
 def _offline_environment(sdk: Sdk, plan: Plan, cwd: Path) -> Any:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner import schema
+from runner import datasets, schema
 from runner.backends.azureml import (
     collect,
     compute,
@@ -102,13 +102,20 @@ def run_plan(plan: Plan, cwd: Path, environ: Mapping[str, str], sdk: Sdk | None,
 
 
 def local_checks(plan: Plan, cwd: Path) -> data.DataSource | None:
-    """Everything checkable on this machine, before signing in: data, environment files, snapshot limits."""
-    data_input = data.data_source(plan.dataset)
+    """Everything checkable on this machine, before signing in: data, environment files, snapshot limits.
+
+    Returns the run's data input; None for bundled data and for a local path that compute=local_tracked
+    reads as it is (checked last, and an empty MNIST cache filled, as for compute=local).
+    """
+    local_path = data.reads_local_path(plan.dataset, plan.compute)
+    data_input = None if local_path else data.data_source(plan.dataset)
     data.check_source(data_input)
     problem = environment.environment_problem(plan.environment, cwd)
     if problem:
         raise ConfigError(problem)
     snapshot.check_limits(snapshot.plan_manifest(Path(plan.source_dir), plan.script))
+    if local_path:
+        datasets.prepare_local(plan.dataset)  # may download MNIST: only once everything else is fine
     return data_input
 
 
