@@ -24,7 +24,16 @@ log = logging.getLogger(__name__)
 
 
 class SweepCallback(Callback):
-    """Hydra callback (configured in conf/run.yaml) that turns a sweep's folders into one answer."""
+    """Hydra callback (configured in conf/run.yaml): checks the output folder before Hydra creates it,
+    and turns a sweep's folders into one answer at its end."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Fail with one message (not Hydra's traceback) when the run folder cannot be created."""
+        _check_writable(str(config.hydra.run.dir), "hydra.run.dir")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Fail with one message when the sweep folder cannot be created."""
+        _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Summarise the sweep; exit non-zero when any job failed."""
@@ -40,6 +49,15 @@ class SweepCallback(Callback):
         if failed:
             log.error("%d of the sweep's jobs did not complete; see %s", failed, sweep_dir / "summary.md")
             sys.exit(1)
+
+
+def _check_writable(folder: str, key: str) -> None:
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        log.error("%s: cannot create the folder %s (%s); choose a writable one, e.g. %s=runs/my-run.",
+                  key, folder, err.strerror or err, key)
+        sys.exit(2)
 
 
 def finish_sweep(config: DictConfig, sweep_dir: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cli import metrics_of, registry_versions, run_cli, run_dirs
@@ -160,3 +161,19 @@ def test_existing_run_folder_is_never_overwritten(tmp_path) -> None:
     assert result.code != 0 and "already holds a finished run" in result.stderr
     assert (target / "outputs" / "metrics.json").read_text() == before
     assert registry_versions(tmp_path / "registry", "sklearn_digits") == ["1"]
+
+
+def test_unwritable_run_folder_is_one_message(tmp_path) -> None:
+    result = run_cli(tmp_path, "hydra.run.dir=/proc/no/such/run")
+    assert result.code == 2
+    assert "hydra.run.dir: cannot create the folder /proc/no/such/run" in result.stderr
+    _no_traceback(result)
+
+
+def test_unwritable_registry_is_one_message_and_keeps_the_run(tmp_path) -> None:
+    result = run_cli(tmp_path, registry=Path("/proc/no/registry"))
+    assert result.code != 0
+    assert "/proc/no/registry" in result.stderr
+    _no_traceback(result)
+    [run] = run_dirs(tmp_path)
+    assert (run / "outputs" / "metrics.json").is_file()

@@ -58,7 +58,8 @@ def test_hydra_yaml_files_are_used(compose_cfg) -> None:
     cfg = compose(config_name="run", return_hydra_config=True)
     assert cfg.hydra.job_logging.handlers.console.stream == "ext://sys.stderr"
     assert "run.py" in cfg.hydra.help.header
-    assert sorted(p.stem for p in (CONFIG_DIR / "hydra").glob("*/*.yaml")) == ["runner", "runner"]
+    assert sorted(p.stem for p in (CONFIG_DIR / "hydra").glob("*/*.yaml")) == ["runner", "runner", "runner"]
+    assert cfg.hydra.hydra_logging.handlers.console.stream == "ext://sys.stderr"
 
 
 def test_defaults(compose_cfg) -> None:
