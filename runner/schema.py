@@ -41,6 +41,9 @@ class LocalTrackedComputeConfig:
     kind: str = "local_tracked"
     name: str = "local"
     wait: bool = True
+    # Run with this machine's Python (user-managed dependencies); false: let Azure ML build the
+    # environment config with conda on this machine, as a cluster would.
+    use_current_python: bool = True
 
 
 @dataclass

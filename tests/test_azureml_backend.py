@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from pathlib import Path
 
@@ -130,6 +131,8 @@ def test_local_tracked_reads_the_local_folder(cloud, backend, compose_cfg, tmp_p
     src = cloud.submissions[0].config
     assert src.run_config.target == "local" and src.arguments == list(plan.argv)  # the run executes here
     assert str(data) in src.arguments and cloud.uploads == []
+    assert src.run_config.environment.python.user_managed_dependencies is True  # this interpreter, no conda
+    assert src.run_config.environment.python.interpreter_path == sys.executable
 
 
 def test_snapshot_holds_only_the_task_files(cloud, backend, compose_cfg, tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ def build_environment(sdk: Sdk, cfg: schema.EnvironmentConfig, cwd: Path, worksp
         env = sdk.Environment(cfg.name)
         env.python.conda_dependencies = conda_dependencies(sdk, cfg)
     env.environment_variables = {}  # drop the SDK's EXAMPLE_ENV_VAR placeholder
+    return env
+
+
+def use_current_python(env: Any, compute: object) -> Any:
+    """For ``compute=local_tracked`` with ``use_current_python``: run with this interpreter, no conda build."""
+    if getattr(compute, "kind", None) == "local_tracked" and getattr(compute, "use_current_python", False):
+        env.python.user_managed_dependencies = True
+        env.python.interpreter_path = sys.executable
     return env
 
 

@@ -82,7 +82,8 @@ def run_plan(plan: Plan, cwd: Path, environ: Mapping[str, str], sdk: Sdk | None,
     data_input = local_checks(plan, cwd)
     sdk = sdk or load_sdk(plan.azure.telemetry)
     ws = workspace.connect(sdk, plan.azure, source, environ)
-    env = environment.build_environment(sdk, plan.environment, cwd, ws)
+    env = environment.use_current_python(environment.build_environment(sdk, plan.environment, cwd, ws),
+                                         plan.compute)
     with tempfile.TemporaryDirectory(prefix=SNAPSHOT_PREFIX) as folder:
         snapshot.build_snapshot(Path(plan.source_dir), plan.script, Path(folder))
         target = compute.target_for(sdk, ws, plan.compute)
