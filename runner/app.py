@@ -89,7 +89,9 @@ def run_job(cfg: DictConfig, file_logs: list[logging.Handler], run_dir: Path, sw
         header = f"Job {hydra_cfg.job.num}: {' '.join(overrides) or '(no overrides)'}\n" if sweeping else ""
         sys.stdout.write(header + describe_plan(plan, backend.describe(plan)))
         return None
-    file_logs.append(_log_to_file(run_dir / "run.log"))
+    handler = _log_to_file(run_dir / "run.log")
+    if handler is not None:
+        file_logs.append(handler)
     provenance.write(origin, run_dir / "provenance.json")
     result = backend.run(plan)
     entry = _register(plan, result, backend, sweeping)
@@ -147,8 +149,15 @@ def _hashed_sections(run: RunConfig) -> dict[str, Any]:
     return {"dataset": dataset, "model": dataclasses.asdict(run.model), "seed": run.seed}
 
 
-def _log_to_file(path: Path) -> logging.Handler:
-    """Copy the runner's log lines into ``path``; returns the handler to remove later."""
+def _log_to_file(path: Path) -> logging.Handler | None:
+    """Copy the runner's log lines into ``path``; returns the handler to remove later.
+
+    None when a handler already writes there (Hydra's default job logging does, when a run is
+    re-run from its saved ``.hydra/config.yaml``, which does not select our logging config).
+    """
+    for existing in logging.getLogger().handlers:
+        if isinstance(existing, logging.FileHandler) and Path(existing.baseFilename) == path.resolve():
+            return None
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] %(message)s"))

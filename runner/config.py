@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -39,10 +41,15 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("run_subdir", lambda dry, sub: None if dry else sub, replace=True)
     # Hydra writes multirun.yaml into the sweep folder before any job runs; a dry sweep gets a
     # private temp folder instead, removed again by runner.sweep.SweepCallback.
-    OmegaConf.register_new_resolver(
-        "sweep_dir", lambda dry, path: tempfile.mkdtemp(prefix="aml-runner-dry-") if dry else path, use_cache=True,
-        replace=True,
-    )
+    OmegaConf.register_new_resolver("sweep_dir", lambda dry, path: _dry_sweep_dir() if dry else path,
+                                    use_cache=True, replace=True)
+
+
+def _dry_sweep_dir() -> str:
+    """A private temp folder for a dry sweep, removed at exit even when composing a job fails."""
+    folder = tempfile.mkdtemp(prefix="aml-runner-dry-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def register_schemas() -> None:

@@ -85,7 +85,7 @@ def table(rows: list[JobRow], metric: str, goal: str, compact: bool = False) -> 
     cells = []
     for i, row in enumerate(rank(rows, metric, goal), start=1):
         cells.append([
-            str(i) if row.status == "completed" else "-", str(row.num),
+            str(i) if row.status == "completed" and _finite(row.metrics.get(metric)) else "-", str(row.num),
             *(row.overrides.get(k, "") for k in params),
             row.status, _fmt(row.metrics.get(metric)), *(_fmt(row.metrics.get(m)) for m in others),
             _fmt(row.duration_seconds), row.location, (row.error or "").replace("\n", " "),

@@ -16,8 +16,15 @@ from runner import summary
 from runner.backends.base import get_backend
 from runner.errors import RunnerError
 from runner.jsonio import write_json
-from runner.records import RESULT_FILE, plan_from_record, result_from_record
+from runner.outputs import OUTPUTS
+from runner.records import (
+    RESULT_FILE,
+    plan_from_record,
+    read_record,
+    result_from_record,
+)
 from runner.registration import registration_request
+from runner.sweep_state import FAILED_MARKER
 from runner.validate import validate
 
 log = logging.getLogger(__name__)
@@ -28,18 +35,33 @@ class SweepCallback(Callback):
     and turns a sweep's folders into one answer at its end."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Fail with one message (not Hydra's traceback) when the run folder cannot be created."""
-        _check_writable(str(config.hydra.run.dir), "hydra.run.dir")
+        """Before Hydra writes into the run folder: it must be creatable and not hold a finished run."""
+        run_dir = Path(str(config.hydra.run.dir))
+        _check_writable(run_dir, "hydra.run.dir")
+        earlier = read_record(run_dir) or {}
+        if earlier.get("status") in ("completed", "submitted") or (run_dir / OUTPUTS / "metrics.json").exists():
+            _refuse(f"The run folder {run_dir} already holds a run; it is kept as it is. Choose a new folder "
+                    "with hydra.run.dir=<path> (or leave it unset for a fresh timestamped one).")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Fail with one message when the sweep folder cannot be created."""
-        _check_writable(str(config.hydra.sweep.dir), "hydra.sweep.dir")
+        """Before any job: the sweep folder must be creatable and hold no earlier sweep's jobs."""
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        _check_writable(sweep_dir, "hydra.sweep.dir")
+        earlier = sorted(p.name for p in sweep_dir.iterdir() if p.name.isdigit() or p.name == FAILED_MARKER)
+        if earlier:
+            _refuse(f"The sweep folder {sweep_dir} already holds an earlier sweep ({', '.join(earlier[:5])}"
+                    f"{' ...' if len(earlier) > 5 else ''}); it is kept as it is. Choose a new folder with "
+                    "hydra.sweep.dir=<path> (or leave it unset for a fresh timestamped one).")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Summarise the sweep; exit non-zero when any job failed."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
         if OmegaConf.select(config, "dry_run", default=False):
+            failed = (sweep_dir / FAILED_MARKER).exists()
             shutil.rmtree(sweep_dir, ignore_errors=True)  # a private temp folder (see config.py)
+            if failed:
+                log.error("A job of this dry-run sweep has an invalid config (see above)")
+                sys.exit(1)
             return
         try:
             failed = finish_sweep(config, sweep_dir)
@@ -51,13 +73,17 @@ class SweepCallback(Callback):
             sys.exit(1)
 
 
-def _check_writable(folder: str, key: str) -> None:
+def _check_writable(folder: Path, key: str) -> None:
     try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        log.error("%s: cannot create the folder %s (%s); choose a writable one, e.g. %s=runs/my-run.",
-                  key, folder, err.strerror or err, key)
-        sys.exit(2)
+        _refuse(f"{key}: cannot create the folder {folder} ({err.strerror or err}); choose a writable one, "
+                f"e.g. {key}=runs/my-run.")
+
+
+def _refuse(message: str) -> None:
+    log.error("%s", message)
+    sys.exit(2)
 
 
 def finish_sweep(config: DictConfig, sweep_dir: Path) -> int:
@@ -69,8 +95,9 @@ def finish_sweep(config: DictConfig, sweep_dir: Path) -> int:
     if not rows:
         log.warning("The sweep in %s has no jobs to summarise", sweep_dir)
         return 0
-    if OmegaConf.select(config, "registration.policy", default="each") == "best":
-        _register_best(rows, metric, goal)
+    problems = _metric_problem(rows, metric)
+    if OmegaConf.select(config, "registration.policy", default="each") == "best" and not problems:
+        problems = _register_best(rows, metric, goal)
         rows = summary.collect_jobs(sweep_dir)
     header, cells = summary.table(rows, metric, goal)
     (sweep_dir / "summary.csv").write_text(summary.to_csv(header, cells), encoding="utf-8")
@@ -81,7 +108,18 @@ def finish_sweep(config: DictConfig, sweep_dir: Path) -> int:
     sys.stdout.write(f"\nSweep summary: {len(rows)} jobs, best {metric} first ({goal}); "
                      f"all metrics in {sweep_dir / 'summary.csv'}\n\n{shown}\n")
     log.info("Wrote %s and summary.md%s", sweep_dir / "summary.csv", f" and {picture.name}" if picture else "")
+    if problems:
+        raise RunnerError(problems)
     return sum(1 for r in rows if r.status != "completed")
+
+
+def _metric_problem(rows: list[summary.JobRow], metric: str) -> str | None:
+    """A message when completed jobs exist but none reports ``sweep.metric`` (a typo, most likely)."""
+    done = [r for r in rows if r.status == "completed"]
+    if not done or any(metric in r.metrics for r in done):
+        return None
+    known = sorted({m for r in done for m in r.metrics})
+    return f"sweep.metric '{metric}' is not a metric the jobs report; they report: {', '.join(known)}."
 
 
 def _complete_submitted(config: DictConfig, sweep_dir: Path) -> None:
@@ -100,19 +138,28 @@ def _complete_submitted(config: DictConfig, sweep_dir: Path) -> None:
         complete(job_dirs, validate(config).sweep)
 
 
-def _register_best(rows: list[summary.JobRow], metric: str, goal: str) -> None:
-    """Register only the best job's model (registration.policy=best) and note it in its record."""
+def _register_best(rows: list[summary.JobRow], metric: str, goal: str) -> str | None:
+    """Register only the best job's model (registration.policy=best) and note it in its record.
+
+    Returns the registration's error message (also kept in the winner's record), or None.
+    """
     winner = summary.best(rows, metric, goal)
     if winner is None:
         log.warning("No job completed with %s: nothing registered", metric)
-        return
+        return None
     job_dir = winner.run_dir
-    plan = plan_from_record(job_dir, winner.record)
-    result = result_from_record(job_dir, winner.record)
-    request = registration_request(plan, result)
-    if request is None:
-        return
-    entry = get_backend(plan.compute.kind).register(plan, result, request)
+    try:
+        plan = plan_from_record(job_dir, winner.record)
+        result = result_from_record(job_dir, winner.record)
+        request = registration_request(plan, result)
+        if request is None:
+            return None
+        entry = get_backend(plan.compute.kind).register(plan, result, request)
+    except RunnerError as err:
+        message = f"Registering the best job {winner.num} failed: {err}"
+        write_json(job_dir / RESULT_FILE, {**winner.record, "registration_error": str(err)})
+        return message
     log.info("Best job %d (%s %.4f): registered %s version %d", winner.num, metric, winner.metrics[metric],
              entry.name, entry.version)
     write_json(job_dir / RESULT_FILE, {**winner.record, "registered": dataclasses.asdict(entry)})
+    return None

@@ -157,3 +157,16 @@ def test_no_secret_reaches_files_tags_logs_or_the_dry_run(cloud, compose_cfg, tm
     assert (Path(plan.run_dir) / "outputs" / "metrics.json") in written and result.status == "completed"
     assert [p for p in written if marker.encode() in p.read_bytes()] == []
     assert marker not in capsys.readouterr().out
+
+
+def test_corrupt_config_file_fails_before_sign_in(tmp_path) -> None:
+    from runner.backends.azureml import workspace
+    from runner.errors import SubmissionError
+    from runner.schema import AzureConfig
+
+    (tmp_path / ".azureml").mkdir()
+    (tmp_path / ".azureml" / "config.json").write_text("{not json")
+    with pytest.raises(SubmissionError, match="is not valid JSON with subscription_id"):
+        workspace.preflight(AzureConfig(), tmp_path, {})
+    source = workspace.resolve_source(AzureConfig(), tmp_path)
+    assert "not configured" in source.describe() and "config.json" in source.describe()

@@ -156,10 +156,12 @@ def test_corrupt_idx_file_is_reported_and_nothing_registered(tmp_path) -> None:
 def test_existing_run_folder_is_never_overwritten(tmp_path) -> None:
     target = tmp_path / "fixed"
     assert run_cli(tmp_path, f"hydra.run.dir={target}").code == 0
-    before = (target / "outputs" / "metrics.json").read_text()
+    kept = ["outputs/metrics.json", "result.json", "provenance.json", ".hydra/config.yaml", ".hydra/overrides.yaml"]
+    before = {name: (target / name).read_text() for name in kept}
     result = run_cli(tmp_path, f"hydra.run.dir={target}", "model.regularization=0.9")
-    assert result.code != 0 and "already holds a finished run" in result.stderr
-    assert (target / "outputs" / "metrics.json").read_text() == before
+    assert result.code != 0 and "already holds a run; it is kept as it is" in result.stderr
+    _no_traceback(result)
+    assert {name: (target / name).read_text() for name in kept} == before
     assert registry_versions(tmp_path / "registry", "sklearn_digits") == ["1"]
 
 

@@ -71,11 +71,15 @@ def test_fail_fast_skips_the_jobs_after_a_failure(tmp_path) -> None:
 
 
 def test_dry_multirun_lists_every_plan_and_writes_nothing(tmp_path) -> None:
-    result = run_cli(tmp_path, "-m", "seed=0,1", "model=logistic_regression,svm", "dry_run=true")
+    cwd, temp = tmp_path / "cwd", tmp_path / "tmp"
+    cwd.mkdir()
+    temp.mkdir()
+    result = run_cli(cwd, "-m", "seed=0,1", "model=logistic_regression,svm", "dry_run=true",
+                     env={"TMPDIR": str(temp)})
     assert result.code == 0, result.output
     assert result.stdout.count("Plan (dry run") == 4
     assert "Job 3:" in result.stdout and "--model svm" in result.stdout
-    assert list(tmp_path.iterdir()) == []
+    assert list(cwd.iterdir()) == [] and list(temp.iterdir()) == []  # Hydra's multirun.yaml went to a removed temp
 
 
 def test_minimize_goal_ranks_lowest_first(tmp_path) -> None:
@@ -130,3 +134,41 @@ def test_threads_per_job() -> None:
     assert threads_per_job(8, 2) == 4
     assert threads_per_job(2, 8) == 1
     assert threads_per_job(4, 1) == 4
+
+
+def test_a_used_sweep_folder_is_refused_and_kept(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    assert run_cli(tmp_path, "-m", "seed=0,1", f"hydra.sweep.dir={sweep}").code == 0
+    before = (sweep / "summary.csv").read_text()
+    result = run_cli(tmp_path, "-m", "model=svm", "model.penalty=5,10", f"hydra.sweep.dir={sweep}")
+    assert result.code == 2 and "already holds an earlier sweep" in result.stderr
+    assert (sweep / "summary.csv").read_text() == before
+    assert "model=svm" not in (sweep / "0" / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_dry_sweep_with_an_invalid_job_fails(tmp_path) -> None:
+    result = run_cli(tmp_path, "-m", "model.regularization=0.1,-1", "dry_run=true")
+    assert result.code == 1
+    assert "model.regularization must be greater than 0" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_sweep_metric_is_an_error_listing_the_metrics(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(tmp_path, "-m", "model.regularization=0.3,0.6", "sweep.metric=acuracy",
+                     "registration.policy=best", f"hydra.sweep.dir={sweep}")
+    assert result.code != 0
+    assert "sweep.metric 'acuracy' is not a metric the jobs report" in result.stderr and "accuracy" in result.stderr
+    assert (sweep / "summary.csv").exists() and not (tmp_path / "registry").exists()
+    assert {r["rank"] for r in _rows(sweep)} == {"-"}
+
+
+def test_failed_best_registration_keeps_the_table(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    result = run_cli(tmp_path, "-m", "model.regularization=0.3,0.6", "registration.policy=best",
+                     f"hydra.sweep.dir={sweep}", registry=Path("/proc/no/registry"))
+    assert result.code != 0 and "Registering the best job" in result.stderr
+    assert "Traceback" not in result.output
+    assert len(_rows(sweep)) == 2
+    best = sweep / _rows(sweep)[0]["job"]
+    assert "registration_error" in json.loads((best / "result.json").read_text())

@@ -58,7 +58,7 @@ class WorkspaceSource:
 
     def describe(self) -> str:
         """One line naming the workspace source (no network)."""
-        if self.problem and self.searched:
+        if self.problem and self.searched and self.config_file is None:
             where = ", ".join(str(f) for f in self.searched)
             return (f"no config file found (searched .azureml/config.json, aml_config/config.json, config.json, "
                     f"project.json in {where}); see below")
@@ -99,7 +99,7 @@ def resolve_source(azure: schema.AzureConfig, cwd: Path) -> WorkspaceSource:
         given = Path(os.path.expanduser(azure.config_file))
         given = given if given.is_absolute() else cwd / given
         if given.is_file():
-            return WorkspaceSource(config_file=given, ids=_read_ids(given))
+            return _from_file(given, ())
         if not given.is_dir():
             return WorkspaceSource(None, {}, problem=f"azure.config_file={azure.config_file}: {given} does not "
                                    f"exist. {HOW_TO_CONFIGURE.format(cwd=cwd)}")
@@ -108,7 +108,20 @@ def resolve_source(azure: schema.AzureConfig, cwd: Path) -> WorkspaceSource:
     folders = search_folders(start)
     if found is None:
         return WorkspaceSource(None, {}, searched=folders, problem=_not_found(folders, cwd))
-    return WorkspaceSource(config_file=found, ids=_read_ids(found), searched=folders)
+    return _from_file(found, folders)
+
+
+def _from_file(path: Path, folders: tuple[Path, ...]) -> WorkspaceSource:
+    """The source for a config file; an unreadable file or missing ids is a problem before any sign-in."""
+    ids = _read_ids(path)
+    missing = [key for key in ID_KEYS if not ids.get(key)]
+    problem = None
+    if missing:
+        problem = (f"The workspace config {path} is not valid JSON with {', '.join(ID_KEYS)} "
+                   f"(missing or unreadable: {', '.join(missing)}). Download it again from the workspace's "
+                   "page in the Azure portal, or set azure.subscription_id, azure.resource_group and "
+                   "azure.workspace_name instead.")
+    return WorkspaceSource(config_file=path, ids=ids, searched=folders, problem=problem)
 
 
 def _not_found(folders: tuple[Path, ...], cwd: Path) -> str:
@@ -120,7 +133,7 @@ def _not_found(folders: tuple[Path, ...], cwd: Path) -> str:
 
 
 def _read_ids(path: Path) -> dict[str, str]:
-    """The workspace ids in a config file (empty when unreadable: the SDK reports that at connect)."""
+    """The workspace ids in a config file (empty when unreadable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
