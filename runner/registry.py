@@ -67,7 +67,7 @@ class RegistryEntry:
     sha256: str
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """Return the sha256 hex digest of a file, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -198,7 +198,7 @@ class LocalRegistry:
         """Fill the staging folder, then rename it onto the first free version number."""
         staged_file = staging / source.name
         shutil.copyfile(source, staged_file)
-        sha256 = _sha256(staged_file)
+        sha256 = sha256_file(staged_file)
         size = staged_file.stat().st_size
         version = self._highest_taken(model_dir) + 1
         for _ in range(MAX_CLAIM_ATTEMPTS):
@@ -258,7 +258,7 @@ class LocalRegistry:
         if not model_file.is_file():
             log.warning("Model %s version %d: file %s is missing", name, version, model_file)
             return False
-        matches = _sha256(model_file) == metadata.get("sha256")
+        matches = sha256_file(model_file) == metadata.get("sha256")
         if not matches:
             log.warning("Model %s version %d: sha256 of %s differs", name, version, model_file)
         return matches

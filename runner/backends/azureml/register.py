@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -12,7 +11,7 @@ from runner.backends.azureml._sdk import Sdk, translate
 from runner.backends.base import RegisteredModel, RunResult
 from runner.errors import SubmissionError
 from runner.plan import OUTPUTS, Plan
-from runner.registry import RegistrationRequest
+from runner.registry import RegistrationRequest, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +70,4 @@ def register_model(sdk: Sdk, plan: Plan, result: RunResult, request: Registratio
 
 def _sha256(path: Path) -> str | None:
     """The local copy's sha256 (the file the run uploaded), or None when it was not downloaded."""
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path) if path.is_file() else None

@@ -24,12 +24,12 @@ from runner.backends.azureml._sdk import (
 from runner.backends.azureml.upload import (
     FolderDigest,
     content_path,
-    file_sha256,
     folder_digest,
     upload_file,
     upload_folder,
 )
 from runner.errors import DataError, SubmissionError
+from runner.registry import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class CsvFileSource(_BuiltAtSubmit):
     @cached_property
     def sha256(self) -> str:
         """The file's content sha256 (read once)."""
-        return file_sha256(self.file)
+        return sha256_file(self.file)
 
     @property
     def upload_name(self) -> str:

@@ -47,13 +47,6 @@ def folder_digest(folder: Path) -> FolderDigest:
     return FolderDigest(count, total, digest.hexdigest())
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of one file's bytes (its name plays no part)."""
-    digest = hashlib.sha256()
-    _update(digest, path)
-    return digest.hexdigest()
-
-
 def content_path(sha256: str) -> str:
     """``runner-data/<first 16 hex of sha256>``: the datastore folder for this content."""
     return f"{DATASTORE_PREFIX}/{sha256[:HASH_CHARS]}"
