@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -30,3 +33,24 @@ def _matplotlib_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     patch.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mplconfig")))
     yield
     patch.undo()
+
+
+@pytest.fixture
+def cloud() -> Any:
+    """A fresh fake Azure ML cloud boundary (workspace, experiments, compute, runs, datastore)."""
+    from fake_azure import FakeCloud
+
+    return FakeCloud()
+
+
+@pytest.fixture
+def backend(cloud: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An AzureMLBackend on the fake cloud; cwd holds .azureml/config.json; temp folders go under tmp_path."""
+    from fake_azure import SP_ENV, write_workspace_config
+
+    from runner.backends.azureml import AzureMLBackend
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    write_workspace_config(tmp_path)
+    return AzureMLBackend(sdk=cloud.sdk(), cwd=tmp_path, environ=dict(SP_ENV))

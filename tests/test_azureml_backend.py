@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from fake_azure import (
     SP_AUTH,
-    SP_ENV,
     TAGS,
-    FakeCloud,
     RunScript,
     make_plan,
     write_idx_folder,
-    write_workspace_config,
 )
 
-from runner.backends.azureml import AzureMLBackend
 from runner.backends.azureml.data import folder_digest
 from runner.errors import SubmissionError, TaskError
 from runner.registration import registration_request
@@ -27,19 +22,6 @@ from runner.registration import registration_request
 # The SDK's own deprecation chatter (ruamel.yaml, FileType) is not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ignore::DeprecationWarning")
 
-
-@pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud()
-
-
-@pytest.fixture
-def backend(cloud: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AzureMLBackend:
-    """A backend on the fake cloud; cwd holds .azureml/config.json; temp folders go under tmp_path."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    write_workspace_config(tmp_path)
-    return AzureMLBackend(sdk=cloud.sdk(), cwd=tmp_path, environ=dict(SP_ENV))
 
 
 def test_creates_the_cluster_when_missing_and_waits(cloud, backend, compose_cfg, tmp_path) -> None:

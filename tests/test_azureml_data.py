@@ -8,7 +8,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ import pytest
 from cli import RUN_PY
 from fake_azure import (
     SP_ENV,
-    FakeCloud,
     make_plan,
     write_idx_folder,
-    write_workspace_config,
 )
 from test_azureml_describe import _run_config
 from test_cli_data import _network_calls, _offline_env
@@ -31,19 +28,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::PendingDeprecationWarning", "ig
 
 CSV_TEXT = "alcohol,malic_acid,label\n" + "".join(f"{12 + i % 3}.{i},{i % 5}.5,class_{i % 3}\n" for i in range(30))
 
-
-@pytest.fixture
-def cloud() -> FakeCloud:
-    return FakeCloud()
-
-
-@pytest.fixture
-def backend(cloud: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AzureMLBackend:
-    """A backend on the fake cloud; cwd holds .azureml/config.json; temp folders go under tmp_path."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    write_workspace_config(tmp_path)
-    return AzureMLBackend(sdk=cloud.sdk(), cwd=tmp_path, environ=dict(SP_ENV))
 
 
 def write_csv(path: Path, text: str = CSV_TEXT) -> Path:

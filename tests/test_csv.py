@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import data_sources
 import numpy as np
 import pytest
-
-import data_sources
 from data_sources import DataSourceError, DataSpec, fingerprint, load
 
 TRAIN = Path(__file__).resolve().parents[1] / "tasks" / "train.py"

@@ -7,10 +7,9 @@ import logging
 import os
 from pathlib import Path
 
+import data_cache
 import numpy as np
 import pytest
-
-import data_cache
 from data_cache import CacheDamaged, Entry
 from data_sources import DataSpec, load, load_idx_folder
 from idx_factory import idx_file, write_idx_folder

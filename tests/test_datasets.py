@@ -17,8 +17,8 @@ import types
 from pathlib import Path
 
 import pytest
-
 from idx_factory import FILE_NAMES, write_idx_folder
+
 from runner import datasets, schema
 from runner.errors import DataError
 

@@ -7,10 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
+import data_sources
 import numpy as np
 import pytest
-
-import data_sources
 from data_sources import DataSourceError, fingerprint, load_dataset
 from idx_factory import (
     corrupt_magic,
@@ -22,7 +21,6 @@ from idx_factory import (
     write_idx_folder,
 )
 from idx_format import IdxFormatError, read_idx
-
 
 # ---------------------------------------------------------------- idx_format.read_idx
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from idx_factory import corrupt_magic, idx_file, write_idx_folder
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
