@@ -54,12 +54,6 @@ class Plan:
         """Absolute path of the task script."""
         return Path(self.source_dir) / self.script
 
-    @property
-    def data_folder(self) -> str | None:
-        """The absolute data folder the task reads, or None for bundled datasets."""
-        return getattr(self.dataset, "path", None)
-
-
 def build_plan(
     run: RunConfig,
     *,

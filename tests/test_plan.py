@@ -47,7 +47,7 @@ def test_svm_and_forest_argv(compose_cfg) -> None:
 def test_idx_folder_path_becomes_absolute(compose_cfg) -> None:
     plan = _plan(compose_cfg, "dataset=idx_folder", "dataset.path=data/../data/mnist", cwd="/home/u/p")
     assert plan.argv[:4] == ("--dataset", "idx_folder", "--data-folder", "/home/u/p/data/mnist")
-    assert plan.data_folder == "/home/u/p/data/mnist"
+    assert plan.dataset.path == "/home/u/p/data/mnist"
 
 
 def test_registry_dir_relative_to_cwd(compose_cfg) -> None:
@@ -69,7 +69,7 @@ def test_plan_is_frozen(compose_cfg) -> None:
 def test_building_a_plan_does_not_touch_the_disk(compose_cfg, tmp_path) -> None:
     missing = tmp_path / "nowhere"
     plan = _plan(compose_cfg, "dataset=idx_folder", f"dataset.path={missing}")
-    assert plan.data_folder == str(missing) and not missing.exists()
+    assert plan.dataset.path == str(missing) and not missing.exists()
 
 
 def test_task_argv_is_the_same_for_every_backend(compose_cfg) -> None:
