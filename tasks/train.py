@@ -37,9 +37,10 @@ FINGERPRINT_FILE = "data_fingerprint.json"
 METRICS_FILE = "metrics.json"
 SOLVERS = ("lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
-# model -> {flag dest: default}; flags given explicitly for another model are an error.
+# model -> {flag dest: default}; flags given explicitly for another model are an error. The same
+# values as runner/schema.py (the runner always passes every flag; these serve standalone use).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "logistic_regression": {"regularization": 0.01, "solver": "lbfgs", "max_iter": 1000},
+    "logistic_regression": {"regularization": 0.5, "solver": "lbfgs", "max_iter": 1000},
     "svm": {"kernel": "rbf", "penalty": 1.0, "gamma": "scale", "degree": 3},
     "random_forest": {"n_estimators": 100, "max_depth": None, "min_samples_leaf": 1, "n_jobs": 1},
 }
@@ -84,7 +85,7 @@ def _add_model_flags(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS  # absent from the namespace unless given, so misuse can be detected
     lr = parser.add_argument_group("logistic_regression options (only with --model logistic_regression)")
     lr.add_argument("--regularization", metavar="FLOAT", type=POSITIVE_FLOAT, default=s,
-                    help="inverse of C: C = 1/regularization (default 0.01)")
+                    help="inverse of C: C = 1/regularization (default 0.5)")
     lr.add_argument("--solver", choices=SOLVERS, default=s,
                     help="optimizer (default lbfgs); liblinear on >2 classes is wrapped in one-vs-rest")
     lr.add_argument("--max-iter", metavar="INT", type=POSITIVE_INT, default=s,

@@ -104,3 +104,15 @@ def test_config_hash_ignores_where_the_data_sits(compose_cfg) -> None:
     other = validate(compose_cfg("dataset=idx_folder", "dataset.path=/a/mnist", "model.regularization=0.2"))
     assert _hashed_sections(here) == _hashed_sections(there)
     assert _hashed_sections(here) != _hashed_sections(other)
+
+
+def test_task_defaults_match_the_schemas() -> None:
+    import dataclasses
+
+    import train
+
+    from runner import schema
+
+    for name, cls in schema.MODEL_SCHEMAS.items():
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.name != "name"}
+        assert train.MODEL_DEFAULTS[name] == defaults, name
