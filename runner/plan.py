@@ -33,10 +33,9 @@ class Plan:
     source_dir: str
     argv: tuple[str, ...]
     run_dir: str
-    compute: schema.LocalComputeConfig | schema.AmlComputeConfig
-    dataset: (schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig | schema.MnistDatasetConfig
-              | schema.CsvDatasetConfig | schema.RegisteredDatasetConfig)
-    model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
+    compute: schema.ComputeConfig
+    dataset: schema.DatasetConfig
+    model: schema.ModelConfig
     environment: schema.EnvironmentConfig
     registration: schema.RegistrationConfig
     azure: schema.AzureConfig

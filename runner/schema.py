@@ -261,6 +261,12 @@ class RunnerConfig:
     preview: bool = False  # save outputs/samples.png for image datasets (needs matplotlib)
 
 
+# The validated type of each polymorphic group (one name for RunConfig, Plan and the backends).
+ComputeConfig = LocalComputeConfig | LocalTrackedComputeConfig | AmlComputeConfig
+DatasetConfig = (BundledDatasetConfig | IdxFolderDatasetConfig | MnistDatasetConfig | CsvDatasetConfig
+                 | RegisteredDatasetConfig)
+ModelConfig = LogisticRegressionConfig | SvmConfig | RandomForestConfig
+
 # Options per group: the ``kind``/``name`` value a node carries → its schema.
 COMPUTE_SCHEMAS: dict[str, type] = {
     "local": LocalComputeConfig,

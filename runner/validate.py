@@ -33,10 +33,9 @@ EXPERIMENT_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_\-]{0,254}$"
 class RunConfig:
     """The validated config: one typed schema object per group plus the top-level values."""
 
-    compute: schema.LocalComputeConfig | schema.AmlComputeConfig
-    dataset: (schema.BundledDatasetConfig | schema.IdxFolderDatasetConfig | schema.MnistDatasetConfig
-              | schema.CsvDatasetConfig | schema.RegisteredDatasetConfig)
-    model: schema.LogisticRegressionConfig | schema.SvmConfig | schema.RandomForestConfig
+    compute: schema.ComputeConfig
+    dataset: schema.DatasetConfig
+    model: schema.ModelConfig
     registration: schema.RegistrationConfig
     environment: schema.EnvironmentConfig
     azure: schema.AzureConfig
